@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Quick start, command 1: install, start the managed PostGIS, build the demo
+# county (first run only) and serve the viewer on http://127.0.0.1:8750/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+exec .venv/bin/geogrid up "$@"
