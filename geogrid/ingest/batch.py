@@ -37,7 +37,8 @@ class BatchReport:
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [
-            f"Import #{self.batch_id} of {self.source}: {self.rows_total:,} rows, "
+            f"Import #{self.batch_id} of {Path(self.source).name}: "
+            f"{self.rows_total:,} rows, "
             f"{self.rows_stored:,} stored (new or changed), "
             f"{self.rows_unchanged:,} unchanged, {self.rows_rejected:,} rejected."
         ]

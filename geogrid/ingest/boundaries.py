@@ -216,7 +216,7 @@ def _repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _as_multipolygon(geom: shapely.Geometry | None) -> shapely.MultiPolygon | None:
-    if geom is None or geom.is_empty:
+    if geom is None or shapely.is_empty(geom):
         return None
     if isinstance(geom, shapely.MultiPolygon):
         return geom
@@ -312,7 +312,8 @@ def _store(
         report.rows_stored = stored
         report.rows_unchanged = int(ok.sum()) - stored
         report.rows_rejected = int((~ok).sum())
-        report.reasons = reasons[~ok].value_counts().to_dict()
+        counts = reasons[~ok].value_counts()
+        report.reasons = {str(k): int(v) for k, v in counts.items()}
         orphans = _count_orphans(conn, good, level)
         if orphans:
             report.warnings.append(

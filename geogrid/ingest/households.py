@@ -8,7 +8,6 @@ duplicates them, and importing the same file twice changes nothing.
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from geogrid.ingest.batch import (
 )
 from geogrid.ingest.columns import map_columns
 from geogrid.ingest.readers import read_table
+from geogrid.store.bulk import copy_frame, pg_text_array
 from geogrid.validate import id_number_problems, is_admin_code, mobile_problems
 
 log = logging.getLogger(__name__)
@@ -209,20 +209,16 @@ def _validate_and_store(
     report_step("storing", 0.5)
 
     good = frame[ok]
-    changed_households, changed_people = _store(
-        conn, good, columns, batch_id, source_crs
-    )
-    stored = good["household_no"].isin(changed_households) | good["id_number"].isin(
-        changed_people
-    )
-    report.rows_stored = int(stored.sum())
-    report.rows_unchanged = int(len(good) - stored.sum())
+    stored = _store(conn, good, columns, batch_id, source_crs)
+    report.rows_stored = stored
+    report.rows_unchanged = len(good) - stored
 
     rejected = raw.iloc[np.flatnonzero(~ok)].copy()
     rejected["_row"] = frame["_row"].to_numpy()[~ok]
     store_rejects(conn, batch_id, rejected, reasons[~ok])
     report.rows_rejected = int((~ok).sum())
-    report.reasons = reasons[~ok].str.split(";").str[0].value_counts().to_dict()
+    counts = reasons[~ok].value_counts()
+    report.reasons = {str(k): int(v) for k, v in counts.items()}
     close_batch(conn, report)
     return report
 
@@ -236,7 +232,7 @@ def _row_reasons(
     """Clean values and give every row its reject reason ('' when fine)."""
     reasons = pd.Series("", index=frame.index, dtype=object)
 
-    def reject(mask: pd.Series | np.ndarray, reason: str | pd.Series) -> None:
+    def reject(mask: pd.Series | np.ndarray | bool, reason: str | pd.Series) -> None:
         mask = pd.Series(mask, index=frame.index) & (reasons == "")
         if isinstance(reason, pd.Series):
             reasons[mask] = reason[mask]
@@ -389,7 +385,7 @@ def _clean_categories(
             "customer status (客户状态) must be 客户/customer or 潜在客户/potential",
         )
         derived = np.where(frame["products"].map(len) > 0, "customer", "potential")
-        frame["status"] = status.where(~empty, pd.Series(derived, index=frame.index))
+        frame["status"] = np.where(empty, derived, status.astype(object))
     else:
         frame["status"] = np.where(
             frame["products"].map(len) > 0, "customer", "potential"
@@ -403,7 +399,7 @@ def _clean_categories(
         reject(
             (frame["gender"] != "") & gender.isna(), "gender (性别) must be 男 or 女"
         )
-        frame["gender"] = gender.fillna(pd.Series(gender_from_id, index=frame.index))
+        frame["gender"] = np.where(gender.isna(), gender_from_id, gender.astype(object))
     else:
         frame["gender"] = gender_from_id
     frame["birth_date"] = pd.to_datetime(
@@ -516,43 +512,16 @@ def _check_crs(
 # -- storing -----------------------------------------------------------------------
 
 
-def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    """Bulk-load a frame into a table with COPY, in chunks."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cols = ", ".join(frame.columns)
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy,
-    ):
-        for start in range(0, len(frame), 200_000):
-            buffer = io.StringIO()
-            frame.iloc[start : start + 200_000].to_csv(
-                buffer, index=False, header=False, na_rep="\\N"
-            )
-            copy.write(buffer.getvalue())
-
-
-def _pg_array(items: pd.Series) -> pd.Series:
-    def render(values: list[str]) -> str:
-        quoted = (
-            '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
-        )
-        return "{" + ",".join(quoted) + "}"
-
-    return items.map(render)
-
-
 def _store(
     conn: Connection,
     good: pd.DataFrame,
     columns: set[str],
     batch_id: int,
     source_crs: str,
-) -> tuple[set[str], set[str]]:
-    """Upsert households then people; return the keys that were written."""
+) -> int:
+    """Upsert households then people; return how many rows changed the store."""
     if good.empty:
-        return set(), set()
+        return 0
     lon = good["lon"].to_numpy(dtype=float, copy=True)
     lat = good["lat"].to_numpy(dtype=float, copy=True)
     has = ~np.isnan(lon)
@@ -576,11 +545,17 @@ def _store(
             "text, lon float8, lat float8, time_window text) ON COMMIT DROP"
         )
     )
-    _copy_frame(conn, "_hh", households)
-    changed_hh = set(
-        conn.execute(
-            text(
-                """
+    copy_frame(conn, "_hh", households)
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE _changed_hh (household_no text) ON COMMIT DROP; "
+            "CREATE TEMP TABLE _changed_p (id_number text) ON COMMIT DROP"
+        )
+    )
+    conn.execute(
+        text(
+            """
+                WITH up AS (
                 INSERT INTO household AS h (household_no, address, village_code,
                     geom, geocode_level, time_window, batch_id, updated_at)
                 SELECT household_no, address, village_code,
@@ -604,18 +579,27 @@ def _store(
                        OR NOT ST_Equals(EXCLUDED.geom, h.geom)))
                    OR (EXCLUDED.time_window IS NOT NULL
                        AND EXCLUDED.time_window IS DISTINCT FROM h.time_window)
-                RETURNING household_no
+                RETURNING household_no)
+                INSERT INTO _changed_hh SELECT household_no FROM up
                 """
-            ),
-            {"batch": batch_id},
-        ).scalars()
+        ),
+        {"batch": batch_id},
     )
-    return changed_hh, _store_people(conn, good, columns, batch_id)
+    _store_people(conn, good, columns, batch_id)
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM _people s WHERE s.id_number IN "
+                "(SELECT id_number FROM _changed_p) OR s.household_no IN "
+                "(SELECT household_no FROM _changed_hh)"
+            )
+        ).scalar_one()
+    )
 
 
 def _store_people(
     conn: Connection, good: pd.DataFrame, columns: set[str], batch_id: int
-) -> set[str]:
+) -> None:
     people = pd.DataFrame(
         {
             "household_no": good["household_no"],
@@ -625,8 +609,8 @@ def _store_people(
             "gender": good["gender"],
             "birth_date": good["birth_date"],
             "status": good["status"],
-            "products": _pg_array(good["products"]),
-            "labels": _pg_array(good["labels"]) if "labels" in columns else None,
+            "products": pg_text_array(good["products"]),
+            "labels": pg_text_array(good["labels"]) if "labels" in columns else None,
             **{c: good[c] if c in columns else None for c in AMOUNTS},
         }
     )
@@ -638,7 +622,7 @@ def _store_people(
             "numeric, deposit_other numeric, loan_other numeric) ON COMMIT DROP"
         )
     )
-    _copy_frame(conn, "_people", people)
+    copy_frame(conn, "_people", people)
 
     # columns the file did not have keep their stored values
     optional = ["phone", "labels", *AMOUNTS]
@@ -652,6 +636,7 @@ def _store_people(
         for c in ["phone", "labels", *AMOUNTS]
     )
     sql = f"""
+        WITH up AS (
         INSERT INTO person AS p (household_id, name, id_number, gender, birth_date,
             status, products, phone, labels, deposit_own, loan_own, deposit_other,
             loan_other, batch_id, updated_at)
@@ -661,6 +646,7 @@ def _store_people(
         ON CONFLICT (id_number) DO UPDATE SET {set_clause},
             batch_id = EXCLUDED.batch_id, updated_at = now()
         WHERE {distinct}
-        RETURNING id_number
+        RETURNING id_number)
+        INSERT INTO _changed_p SELECT id_number FROM up
     """
-    return set(conn.execute(text(sql), {"batch": batch_id}).scalars())
+    conn.execute(text(sql), {"batch": batch_id})

@@ -66,15 +66,7 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
                 f"--sheet was given ({sheet!r}) but {path.name} is a CSV file, "
                 "which has no sheets. Leave --sheet out."
             )
-        raw = path.read_bytes()
-        encoding = detect_text_encoding(raw)
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            encoding=encoding,
-            skipinitialspace=True,
-        )
+        frame = _read_csv(path, detect_text_encoding(path.read_bytes()))
     else:
         raise InvalidInput(
             f"Cannot read {path.name}: tables must be .csv or .xlsx files, "
@@ -83,6 +75,23 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
 
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     return frame.apply(lambda col: col.str.strip())
+
+
+def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    """Every cell as text; Arrow's multi-threaded reader, pandas' for its errors."""
+    try:
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding=encoding, engine="pyarrow"
+        )
+    except (ValueError, pd.errors.ParserError):
+        pass
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except pd.errors.ParserError as exc:
+        raise InvalidInput(
+            f"{path.name} is not a well-formed CSV table ({exc}). Every line must "
+            "have as many fields as the header; check for unquoted commas."
+        ) from exc
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> pd.DataFrame:

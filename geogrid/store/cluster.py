@@ -76,6 +76,44 @@ def _server_user() -> str | None:
     return "postgres"
 
 
+def _make_server_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    user = _server_user()
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _server_can_write(path: Path) -> bool:
+    user = _server_user()
+    if not user:
+        return True
+    probe = ["runuser", "-u", user, "--", "test", "-w", str(path)]
+    return subprocess.run(probe, check=False).returncode == 0
+
+
+def managed_cluster(data_dir: Path) -> Cluster:
+    """The cluster in ``data_dir``, or under /var/lib/geogrid if that is private.
+
+    PostgreSQL refuses to run as root; as root geogrid runs it as 'postgres',
+    which cannot enter a project cloned under a private folder such as /root.
+    """
+    cluster = Cluster(data_dir)
+    if cluster.is_initialised() or not _server_user():
+        return cluster
+    _make_server_dir(data_dir)
+    if _server_can_write(data_dir):
+        return cluster
+    digest = hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:10]
+    fallback = Path("/var/lib/geogrid") / digest
+    log.warning(
+        "The postgres account cannot reach %s; keeping the database in %s instead",
+        data_dir,
+        fallback,
+    )
+    return Cluster(fallback)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """A managed cluster: its data folder and the folder holding its socket."""
@@ -117,24 +155,15 @@ class Cluster:
         return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
     def _prepare_dirs(self) -> None:
-        user = _server_user()
         for d in (self.data_dir, self.socket_dir):
-            d.mkdir(parents=True, exist_ok=True)
-            if user:
-                entry = pwd.getpwnam(user)
-                os.chown(d, entry.pw_uid, entry.pw_gid)
-        if user:
-            probe = subprocess.run(
-                ["runuser", "-u", user, "--", "test", "-w", str(self.data_dir)],
-                check=False,
+            _make_server_dir(d)
+        if not _server_can_write(self.data_dir):
+            raise DatabaseUnavailable(
+                f"The database folder {self.data_dir} is not reachable by the "
+                "'postgres' account that runs PostgreSQL (a parent folder is "
+                "private, as /root is). Set GEOGRID_DATA_DIR to a folder it can "
+                "reach, e.g. /var/lib/geogrid."
             )
-            if probe.returncode != 0:
-                raise DatabaseUnavailable(
-                    f"The database folder {self.data_dir} is not reachable by the "
-                    f"'{user}' account that runs PostgreSQL (a parent folder is "
-                    "private, as /root is). Set GEOGRID_DATA_DIR to a folder it can "
-                    "reach, e.g. /var/lib/geogrid."
-                )
 
     def is_initialised(self) -> bool:
         return (self.pgdata / "PG_VERSION").exists()

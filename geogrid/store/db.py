@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from geogrid.settings import Config, load_config
-from geogrid.store.cluster import Cluster
+from geogrid.store.cluster import managed_cluster
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def ensure_database(config: Config | None = None) -> str:
     config = config or load_config()
     if config.database_url:
         return config.database_url
-    cluster = Cluster(config.managed_db_dir)
+    cluster = managed_cluster(config.managed_db_dir)
     cluster.start()
     return cluster.url
 

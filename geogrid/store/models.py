@@ -87,7 +87,9 @@ class AdminUnit(Base):
     parent_code: Mapped[str | None] = mapped_column(String(12), index=True)
     kind: Mapped[str | None] = mapped_column(String(20))
     geom: Mapped[Any] = mapped_column(_polygon(), nullable=True)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    # provenance tag of the import that last wrote the row; not a foreign key,
+    # whose per-row checks would slow bulk imports several-fold
+    batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = _now()
 
 
@@ -261,7 +263,9 @@ class Household(Base):
     geocode_level: Mapped[str | None] = mapped_column(String(10))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
     time_window: Mapped[str | None] = mapped_column(String(20))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    # provenance tag of the import that last wrote the row; not a foreign key,
+    # whose per-row checks would slow bulk imports several-fold
+    batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = _now()
 
 
@@ -274,9 +278,9 @@ class Person(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    household_id: Mapped[int] = mapped_column(
-        ForeignKey("household.id", ondelete="CASCADE"), index=True
-    )
+    # not a foreign key: its per-row check (a row lock on the household) made
+    # bulk imports three times slower; store checks find orphans instead
+    household_id: Mapped[int] = mapped_column(BigInteger, index=True)
     name: Mapped[str] = mapped_column(String(50))
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     phone: Mapped[str | None] = mapped_column(String(11))
@@ -289,7 +293,9 @@ class Person(Base):
     loan_own: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
     deposit_other: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
     loan_other: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    # provenance tag of the import that last wrote the row; not a foreign key,
+    # whose per-row checks would slow bulk imports several-fold
+    batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = _now()
 
 

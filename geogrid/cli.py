@@ -1,0 +1,360 @@
+"""The ``geogrid`` command line: database, demo county, imports, exports, server."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geogrid.errors import GeogridError
+from geogrid.settings import load_config
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+CRS_HELP = "Coordinate system: wgs84, cgcs2000, gcj02, bd09 or EPSG:n."
+
+
+def _engine(migrate: bool = True) -> Any:
+    from geogrid.store.db import connect
+
+    return connect(load_config(), migrate_schema=migrate)
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[Callable[[str, float], None]]:
+    """A progress bar fed with (step name, fraction done) calls."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(title, total=1.0)
+
+        def update(step: str, done: float) -> None:
+            bar.update(task, completed=done, description=f"{title}: {step}")
+
+        yield update
+
+
+class _Group(click.Group):
+    """Turns domain errors into one clear line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GeogridError as exc:
+            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@click.version_option(package_name="geogrid")
+def main(verbose: bool) -> None:
+    """geogrid: grid marketing management for rural commercial banks."""
+    level = "DEBUG" if verbose else load_config().log_level
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+# -- db --------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """The database: a managed local PostGIS cluster, or GEOGRID_DATABASE_URL."""
+
+
+def _cluster() -> Any:
+    from geogrid.store.cluster import managed_cluster
+
+    config = load_config()
+    if config.database_url:
+        raise click.UsageError(
+            "GEOGRID_DATABASE_URL is set, so geogrid uses that server and manages "
+            "no cluster of its own; unset it to use the managed cluster."
+        )
+    return managed_cluster(config.managed_db_dir)
+
+
+@db.command()
+def start() -> None:
+    """Start the managed PostGIS cluster (creating it on first use) and migrate."""
+    cluster = _cluster()
+    cluster.start()
+    _engine(migrate=True)
+    console.print(f"Database running: {cluster.url}")
+
+
+@db.command()
+def stop() -> None:
+    """Stop the managed PostGIS cluster."""
+    _cluster().stop()
+    console.print("Database stopped.")
+
+
+@db.command()
+def status() -> None:
+    """Say where the database is and whether it runs."""
+    config = load_config()
+    if config.database_url:
+        from sqlalchemy import text
+
+        from geogrid.store.db import engine_for
+
+        with engine_for(config.database_url).connect() as conn:
+            version = conn.execute(text("SELECT postgis_full_version()")).scalar()
+        console.print(f"Configured server {config.database_url}: up ({version})")
+        return
+    cluster = _cluster()
+    state = "running" if cluster.is_running() else "stopped"
+    console.print(f"Managed cluster in {cluster.pgdata}: {state}")
+    if state == "running":
+        console.print(f"URL: {cluster.url}")
+
+
+@db.command()
+def migrate() -> None:
+    """Apply Alembic migrations to the database."""
+    _engine(migrate=True)
+    console.print("Schema is up to date.")
+
+
+@db.command()
+def url() -> None:
+    """Print the SQLAlchemy URL of the database (starting the cluster if needed)."""
+    from geogrid.store.db import ensure_database
+
+    console.print(ensure_database(load_config()), highlight=False, soft_wrap=True)
+
+
+# -- demo ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--households",
+    default=150_000,
+    show_default=True,
+    type=click.IntRange(min=100),
+    help="Number of households in the demo county.",
+)
+@click.option("--seed", default=7, show_default=True, help="Random seed.")
+@click.option(
+    "--boundaries-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/boundaries"),
+    show_default=True,
+    help="Where to write the demo boundaries as GeoJSON, Shapefile and GeoPackage.",
+)
+def demo(households: int, seed: int, boundaries_dir: Path) -> None:
+    """Build the synthetic demo county (replaces what the store holds)."""
+    from geogrid.demo.load import build_demo
+
+    engine = _engine()
+    with _progress("demo county") as step:
+        summary = build_demo(
+            engine,
+            households=households,
+            seed=seed,
+            boundaries_dir=boundaries_dir,
+            progress=step,
+        )
+    table = Table(title="Demo county 青溪县", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+# -- import ----------------------------------------------------------------------
+
+
+@main.group(name="import", cls=_Group)
+def import_() -> None:
+    """Import boundaries and households; every row is stored or rejected."""
+
+
+def _print_report(report: Any) -> None:
+    for line in report.lines():
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@import_.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--level",
+    required=True,
+    type=click.Choice(["county", "town", "village"]),
+    help="Administrative level of the features.",
+)
+@click.option("--crs", required=True, help=CRS_HELP)
+@click.option("--code", help="Code for a file holding one unnamed geometry.")
+@click.option("--name", help="Name for a file holding one unnamed geometry.")
+def boundaries(
+    file: Path, level: str, crs: str, code: str | None, name: str | None
+) -> None:
+    """Import county, town or village polygons (GeoJSON, Shapefile, GeoPackage)."""
+    from geogrid.ingest import import_boundaries
+
+    report = import_boundaries(
+        _engine(), file, level=level, crs=crs, code=code, name=name, actor="cli"
+    )
+    _print_report(report)
+
+
+@import_.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", default="wgs84", show_default=True, help=CRS_HELP)
+@click.option("--sheet", help="Worksheet of an XLSX file (default: the first).")
+def households(file: Path, crs: str, sheet: str | None) -> None:
+    """Import households and their members from CSV (UTF-8 or GBK) or XLSX."""
+    from geogrid.ingest import import_households
+
+    with _progress(file.name) as step:
+        report = import_households(
+            _engine(), file, crs=crs, sheet=sheet, actor="cli", progress=step
+        )
+    _print_report(report)
+
+
+@import_.command()
+@click.argument("batch", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def rejects(batch: int, file: Path) -> None:
+    """Write the rejected rows of import BATCH to FILE (.csv or .xlsx) to fix."""
+    from geogrid.ingest import rejects_frame
+
+    frame = rejects_frame(_engine(), batch)
+    if file.suffix.lower() == ".xlsx":
+        frame.to_excel(file, index=False)
+    else:
+        frame.to_csv(file, index=False, encoding="utf-8-sig")
+    console.print(f"Wrote {len(frame):,} rejected rows of import #{batch} to {file}")
+
+
+@import_.command(name="list")
+def list_batches() -> None:
+    """List recent imports with their counts."""
+    from sqlalchemy import select
+
+    from geogrid.store.models import ImportBatch
+
+    with _engine().connect() as conn:
+        rows = conn.execute(
+            select(ImportBatch).order_by(ImportBatch.id.desc()).limit(30)
+        ).all()
+    table = Table("#", "kind", "file", "status", "rows", "stored", "same", "rejected")
+    for (b,) in rows:
+        table.add_row(
+            str(b.id),
+            b.kind,
+            Path(b.source).name,
+            b.status,
+            f"{b.rows_total:,}",
+            f"{b.rows_stored:,}",
+            f"{b.rows_unchanged:,}",
+            f"{b.rows_rejected:,}",
+        )
+    console.print(table)
+
+
+# -- export ----------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("layer")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--crs", default="wgs84", show_default=True, help=CRS_HELP)
+@click.option(
+    "--unmasked",
+    is_flag=True,
+    help="Write full ID and phone numbers (audited). Masked by default.",
+)
+def export(layer: str, file: Path, crs: str, unmasked: bool) -> None:
+    """Export LAYER to FILE; the extension picks the format.
+
+    Layers: county, towns, villages, branches, grids, roads, households, people.
+    Formats: .geojson, .gpkg, .shp, .csv, .xlsx.
+    """
+    from geogrid.export import export_layer
+
+    with _progress(f"export {layer}") as step:
+        count = export_layer(
+            _engine(),
+            layer,
+            file,
+            crs=crs,
+            unmasked=unmasked,
+            actor="cli",
+            progress=step,
+        )
+    console.print(f"Wrote {count:,} {layer} to {file} ({crs}).")
+
+
+# -- serve -----------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8750, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the map viewer with a production WSGI server (waitress)."""
+    import waitress
+
+    from web.app import create_app
+
+    _engine()
+    app = create_app()
+    console.print(f"geogrid viewer on http://{host}:{port}/  (Ctrl+C stops it)")
+    waitress.serve(app, host=host, port=port, threads=threads)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8750, show_default=True, type=int)
+@click.option(
+    "--households",
+    default=150_000,
+    show_default=True,
+    type=click.IntRange(min=100),
+    help="Households of the demo county, when it is built.",
+)
+@click.option("--rebuild", is_flag=True, help="Rebuild the demo county first.")
+@click.pass_context
+def up(
+    ctx: click.Context, host: str, port: int, households: int, rebuild: bool
+) -> None:
+    """Start the database, build the demo county if the store is empty, and serve."""
+    from sqlalchemy import text
+
+    engine = _engine()
+    with engine.connect() as conn:
+        counties = conn.execute(
+            text("SELECT count(*) FROM admin_unit WHERE level = 'county'")
+        ).scalar_one()
+    if rebuild or counties == 0:
+        ctx.invoke(
+            demo, households=households, seed=7, boundaries_dir=Path("data/boundaries")
+        )
+    ctx.invoke(serve, host=host, port=port, threads=8)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The thin Flask viewer and JSON API over geogrid."""
