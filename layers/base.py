@@ -24,7 +24,6 @@ def base_map(
         zoom_start=zoom,
         tiles=None,
         control_scale=True,
-        prefer_canvas=True,
     )
     if tile_url:
         folium.TileLayer(

@@ -97,3 +97,29 @@ def engine(pg_server: Server) -> Iterator[Engine]:
 def data_dir() -> Path:
     """Folder of the small input files the tests read."""
     return DATA
+
+
+DEMO_TEMPLATE = "geogrid_demo_template"
+DEMO_HOUSEHOLDS = 6_000
+
+
+@pytest.fixture(scope="session")
+def demo_template(pg_server: Server) -> str:
+    """A template database holding a small demo county, built once per run."""
+    from geogrid.demo.load import build_demo
+
+    url = pg_server.create(DEMO_TEMPLATE, template=TEMPLATE)
+    eng = create_engine(url)
+    build_demo(eng, households=DEMO_HOUSEHOLDS, seed=7, boundaries_dir=None)
+    eng.dispose()
+    return DEMO_TEMPLATE
+
+
+@pytest.fixture
+def demo_engine(pg_server: Server, demo_template: str) -> Iterator[Engine]:
+    """A fresh database of this test's own, holding the small demo county."""
+    name = f"geogrid_demo_{os.getpid()}_{next(_counter)}"
+    eng = create_engine(pg_server.create(name, template=demo_template))
+    yield eng
+    eng.dispose()
+    pg_server.drop(name)

@@ -254,7 +254,7 @@ def _load_grids(
 
 
 def _multi(geoms: Any) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
+    arr = np.array(geoms, dtype=object)
     single = shapely.get_type_id(arr) == 3
     arr[single] = [shapely.MultiPolygon([g]) for g in arr[single]]
     return arr
