@@ -9,6 +9,7 @@ duplicates them, and importing the same file twice changes nothing.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -362,20 +363,21 @@ def _clean_categories(
     frame: pd.DataFrame, columns: set[str], reject: Callable[..., None]
 ) -> None:
     if "products" in columns:
-        parsed, unknown = _parse_list(frame["products"], PRODUCT_VALUES)
+        products, n_products, unknown = _parse_list(frame["products"], PRODUCT_VALUES)
         reject(
             unknown != "",
             "unknown product " + unknown + " (known: 存款, 贷款, 手机银行, POS, "
             "收单, 信用卡)",
         )
-        frame["products"] = parsed
+        frame["products"] = products
     else:
-        frame["products"] = [[] for _ in range(len(frame))]
+        frame["products"] = "{}"
+        n_products = pd.Series(0, index=frame.index)
 
     if "labels" in columns:
-        split = frame["labels"].str.split(_SPLIT, regex=True)
-        frame["labels"] = split.map(lambda xs: sorted({x for x in xs if x}))
+        frame["labels"] = _parse_list(frame["labels"], None)[0]
 
+    derived = np.where(n_products > 0, "customer", "potential")
     if "status" in columns:
         key = frame["status"].str.lower()
         status = key.map(STATUS_VALUES)
@@ -384,12 +386,9 @@ def _clean_categories(
             ~empty & status.isna(),
             "customer status (客户状态) must be 客户/customer or 潜在客户/potential",
         )
-        derived = np.where(frame["products"].map(len) > 0, "customer", "potential")
         frame["status"] = np.where(empty, derived, status.astype(object))
     else:
-        frame["status"] = np.where(
-            frame["products"].map(len) > 0, "customer", "potential"
-        )
+        frame["status"] = derived
 
     gender_from_id = np.where(
         frame["id_number"].str.slice(16, 17).isin(list("13579")), "M", "F"
@@ -408,22 +407,29 @@ def _clean_categories(
 
 
 def _parse_list(
-    values: pd.Series, vocabulary: dict[str, str]
-) -> tuple[pd.Series, pd.Series]:
-    """Split list cells and map each item; also return the first unknown item."""
-    parsed: list[list[str]] = []
-    unknown: list[str] = []
-    cache: dict[str, tuple[list[str], str]] = {}
-    for cell in values:
-        if cell not in cache:
-            items = [x for x in pd.Series([cell]).str.split(_SPLIT, regex=True)[0] if x]
+    values: pd.Series, vocabulary: dict[str, str] | None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Split list cells, map each item through ``vocabulary`` (None: keep words).
+
+    Work is done once per distinct cell, as such columns repeat few values.
+    Returns the PostgreSQL array literal, the item count and the first item
+    not in the vocabulary ('' when all are known), aligned with ``values``.
+    """
+    literal: dict[str, str] = {}
+    count: dict[str, int] = {}
+    unknown: dict[str, str] = {}
+    for cell in values.unique():
+        items = [x for x in re.split(_SPLIT, str(cell)) if x]
+        if vocabulary is None:
+            kept, bad = sorted(set(items)), ""
+        else:
             mapped = [vocabulary.get(x.lower()) for x in items]
             bad = next((x for x, m in zip(items, mapped, strict=True) if m is None), "")
-            cache[cell] = (sorted({m for m in mapped if m}), bad)
-        items_ok, bad = cache[cell]
-        parsed.append(items_ok)
-        unknown.append(bad)
-    return pd.Series(parsed, index=values.index), pd.Series(unknown, index=values.index)
+            kept = sorted({m for m in mapped if m})
+        literal[cell] = pg_text_array(pd.Series([kept])).iloc[0]
+        count[cell] = len(kept)
+        unknown[cell] = bad
+    return values.map(literal), values.map(count), values.map(unknown)
 
 
 def _parse_amounts(
@@ -448,20 +454,27 @@ def _check_household_consistency(
     """Rows of one household must agree on where it is (its first valid row wins)."""
     keys = [c for c in ("address", "village_code", "lon", "lat") if c in frame]
     live = frame[alive]
-    signature = pd.Series("", index=live.index, dtype=object)
+    groups = live.groupby("household_no", sort=False)
+    differs = pd.Series(False, index=live.index)
     for key in keys:
-        signature = signature + "|" + live[key].astype(object).fillna("").map(str)
-    first = signature.groupby(live["household_no"]).transform("first")
-    first_row = live.groupby("household_no")["_row"].transform("first").astype(str)
-    conflict = (signature != first).reindex(frame.index, fill_value=False)
+        values = live[key]
+        first = groups[key].transform("first")
+        both_missing = values.isna() & first.isna()
+        differs |= (values != first) & ~both_missing
+    if not differs.any():
+        return
+    first_row = groups["_row"].transform("first").astype(str)
     message = (
         "household "
         + live["household_no"]
         + " was given at row "
         + first_row
         + " with a different address or location"
-    ).reindex(frame.index, fill_value="")
-    reject(conflict, message)
+    )
+    reject(
+        differs.reindex(frame.index, fill_value=False),
+        message.reindex(frame.index, fill_value=""),
+    )
 
 
 def _check_crs(
@@ -609,8 +622,8 @@ def _store_people(
             "gender": good["gender"],
             "birth_date": good["birth_date"],
             "status": good["status"],
-            "products": pg_text_array(good["products"]),
-            "labels": pg_text_array(good["labels"]) if "labels" in columns else None,
+            "products": good["products"],
+            "labels": good["labels"] if "labels" in columns else None,
             **{c: good[c] if c in columns else None for c in AMOUNTS},
         }
     )
