@@ -356,5 +356,13 @@ def up(
     ctx.invoke(serve, host=host, port=port, threads=8)
 
 
+def _register_subcommands() -> None:
+    from geogrid.grids.cli import grids
+
+    main.add_command(grids)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()
