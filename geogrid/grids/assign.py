@@ -82,9 +82,12 @@ def assign_points(
     out = np.full(len(lon), UNGRIDDED, dtype=np.int64)
     todo = np.ones(len(lon), dtype=bool)
     if whole_villages and village_codes is not None:
-        mapped = pd.Series(village_codes).map(whole_villages).to_numpy()
-        known = ~pd.isna(mapped)
-        out[known] = mapped[known].astype(np.int64)
+        # categorical codes index straight into an array of grid ids
+        categories = pd.Index(list(whole_villages))
+        grid_of = np.fromiter(whole_villages.values(), dtype=np.int64)
+        position = categories.get_indexer(np.asarray(village_codes, dtype=object))
+        known = position >= 0
+        out[known] = grid_of[position[known]]
         todo = ~known
     if todo.any():
         out[todo] = point_in_grids(
