@@ -357,9 +357,11 @@ def up(
 
 
 def _register_subcommands() -> None:
+    from geogrid.geocode.cli import geocode
     from geogrid.grids.cli import grids
 
     main.add_command(grids)
+    main.add_command(geocode)
 
 
 _register_subcommands()

@@ -85,7 +85,9 @@ def assign_points(
         # categorical codes index straight into an array of grid ids
         categories = pd.Index(list(whole_villages))
         grid_of = np.fromiter(whole_villages.values(), dtype=np.int64)
-        position = categories.get_indexer(np.asarray(village_codes, dtype=object))
+        position = categories.get_indexer(
+            pd.Index(np.asarray(village_codes, dtype=object))
+        )
         known = position >= 0
         out[known] = grid_of[position[known]]
         todo = ~known

@@ -71,7 +71,7 @@ def check(output: Path | None) -> None:
         return
     console.print(f"{len(problems)} violations:")
     for row in problems.itertuples(index=False):
-        where = " ".join(x for x in (row.branch, row.grid) if x)
+        where = " ".join(str(x) for x in (row.branch, row.grid) if x)
         console.print(
             f"  {row.rule}: {where or 'store'} ({row.count:,}) {row.detail}",
             highlight=False,
