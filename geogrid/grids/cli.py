@@ -333,3 +333,101 @@ def export(file: Path, crs: str, actor: str) -> None:
 
     count = export_grids(_engine(), file, crs=crs, actor=actor)
     console.print(f"Wrote {count:,} grids to {file}.")
+
+
+def _parse_weights(items: tuple[str, ...]) -> dict[str, float] | None:
+    weights: dict[str, float] = {}
+    for item in items:
+        column, _, value = item.partition("=")
+        try:
+            weights[column.strip()] = float(value)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{item!r}: write COLUMN=WEIGHT, e.g. households=1 or potentials=0.5"
+            ) from exc
+    return weights or None
+
+
+@grids.command()
+@click.option("--branch", required=True, help="Branch code, e.g. B03.")
+@click.option(
+    "--managers",
+    type=click.IntRange(min=1),
+    help="Number of grids (default: the branch's current number).",
+)
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    help="Workload weight COLUMN=W (households, customers, potentials, "
+    "area_km2); repeatable. Default households=1.",
+)
+@click.option(
+    "--lock-grid",
+    "lock_grids",
+    multiple=True,
+    help="Grid code whose villages must not move; repeatable.",
+)
+@click.option(
+    "--lock-village",
+    "lock_villages",
+    multiple=True,
+    help="Village code that must not move; repeatable.",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the proposed grids (.geojson, .gpkg, .xlsx ...).",
+)
+@click.option("--adopt", is_flag=True, help="Adopt the proposal (needs --reason).")
+@click.option("--reason", help="Why the grids are redesigned.")
+@click.option("--actor", default="cli", show_default=True)
+def generate(
+    branch: str,
+    managers: int | None,
+    weights: tuple[str, ...],
+    lock_grids: tuple[str, ...],
+    lock_villages: tuple[str, ...],
+    seed: int,
+    output: Path | None,
+    adopt: bool,
+    reason: str | None,
+    actor: str,
+) -> None:
+    """Propose balanced, contiguous grids for a branch from whole villages."""
+    from geogrid.export import write_frame
+    from geogrid.grids.generate import adopt as adopt_proposal
+    from geogrid.grids.generate import propose
+
+    engine = _engine()
+    proposal = propose(
+        engine,
+        branch,
+        managers,
+        weights=_parse_weights(weights),
+        lock_grids=lock_grids,
+        lock_villages=lock_villages,
+        seed=seed,
+    )
+    console.print(proposal.report())
+    columns = [
+        "grid",
+        "n_villages",
+        "households",
+        "ratio_to_mean",
+        "polsby_popper",
+        "contiguous",
+    ]
+    table = proposal.grids[[c for c in columns if c in proposal.grids]].copy()
+    for column in ("ratio_to_mean", "polsby_popper"):
+        table[column] = table[column].round(3)
+    console.print(_table(table))
+    if output:
+        write_frame(proposal.grids, output)
+        console.print(f"Wrote the proposal to {output}.")
+    if adopt:
+        if not reason:
+            raise click.UsageError("--adopt needs --reason.")
+        changeset = adopt_proposal(engine, branch, proposal, actor=actor, reason=reason)
+        console.print(f"Adopted (changeset {changeset}).")
