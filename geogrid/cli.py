@@ -356,6 +356,175 @@ def up(
     ctx.invoke(serve, host=host, port=port, threads=8)
 
 
+# -- visits ----------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def visits() -> None:
+    """Visit lists with reasons, and day or week routes along the roads."""
+
+
+def _visit_filter_options(func: Any) -> Any:
+    options = [
+        click.option("--grid", "grids", multiple=True, help="Grid code; repeatable."),
+        click.option(
+            "--status", type=click.Choice(["customer", "potential"]), help="Who."
+        ),
+        click.option(
+            "--not-visited", "not_visited", type=int, help="Not visited in N days."
+        ),
+        click.option(
+            "--lacking",
+            type=click.Choice(
+                ["deposit", "loan", "mobile_banking", "pos", "payment", "credit_card"]
+            ),
+            help="Lacking this product.",
+        ),
+        click.option("--other-bank", is_flag=True, help="With money at other banks."),
+        click.option("--label", "labels", multiple=True, help="Label; repeatable."),
+        click.option(
+            "--campaign",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="CSV/XLSX whose 户号/household_no column is a campaign list.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _visit_filter(
+    grids: tuple[str, ...],
+    status: str | None,
+    not_visited: int | None,
+    lacking: str | None,
+    other_bank: bool,
+    labels: tuple[str, ...],
+    campaign: Path | None,
+) -> Any:
+    from geogrid.ingest.columns import pick_column
+    from geogrid.ingest.readers import read_table
+    from geogrid.visits import VisitFilter
+
+    households: tuple[str, ...] = ()
+    if campaign is not None:
+        table = read_table(campaign)
+        column = pick_column(table.columns, ["household_no", "户号", "户编号"])
+        if column is None:
+            raise click.BadParameter(f"{campaign.name} has no 户号/household_no column")
+        households = tuple(table[column])
+    return VisitFilter(
+        grids=grids,
+        status=status,
+        not_visited_days=not_visited,
+        lacking_product=lacking,
+        other_bank=other_bank,
+        labels=labels,
+        campaign=households,
+    )
+
+
+@visits.command(name="list")
+@_visit_filter_options
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path))
+def visits_list(output: Path | None, **filters: Any) -> None:
+    """List households to visit, each with the reasons it is on the list."""
+    from geogrid.export import write_frame
+    from geogrid.visits import visit_list
+
+    households = visit_list(_engine(), _visit_filter(**filters))
+    columns = ["household_no", "grid", "address", "reason", "priority"]
+    for row in households[columns].head(30).itertuples(index=False):
+        console.print(" | ".join(map(str, row)), highlight=False, soft_wrap=True)
+    console.print(f"{len(households):,} households.")
+    if output:
+        table = households.drop(columns=["products", "labels", "last_visit", "id"])
+        write_frame(table, output)
+        console.print(f"Wrote {output}.")
+
+
+@visits.command(name="plan")
+@_visit_filter_options
+@click.option(
+    "--start", default="branch", show_default=True, help="'branch' or LON,LAT (WGS84)."
+)
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The day.")
+@click.option("--max-visits", default=12, show_default=True, type=int)
+@click.option(
+    "--days",
+    default=1,
+    show_default=True,
+    type=int,
+    help="More than 1: spread over this many working days.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan: .gpx, .kml or .xlsx.",
+)
+@click.option(
+    "--crs",
+    default="wgs84",
+    show_default=True,
+    help="Coordinates of the output (gcj02 for AMap navigation).",
+)
+def visits_plan(
+    start: str,
+    day: Any,
+    max_visits: int,
+    days: int,
+    output: Path | None,
+    crs: str,
+    **filters: Any,
+) -> None:
+    """Plan the route through the visit list: a day, or a week of days."""
+    from geogrid.routes import write_route
+    from geogrid.visits import plan_day, plan_days, start_point, visit_list
+
+    engine = _engine()
+    wanted = _visit_filter(**filters)
+    households = visit_list(engine, wanted)
+    grid = wanted.grids[0] if wanted.grids else None
+    if start == "branch":
+        origin = start_point(engine, "branch", grid or households["grid"].iloc[0])
+    else:
+        lon, lat = (float(x) for x in start.split(","))
+        origin = (lon, lat)
+    date = day.date() if day else None
+    with _progress("route") as step:
+        step("solving", 0.2)
+        if days > 1:
+            plan: Any = plan_days(
+                engine,
+                households,
+                origin,
+                first_day=date,
+                days=days,
+                quota_per_day=max_visits,
+            )
+            console.print(plan.summary().to_string())
+        else:
+            plan = plan_day(
+                engine, households, origin, date=date, max_visits=max_visits
+            )
+    if days == 1:
+        for stop in plan.stops:
+            console.print(
+                f"{stop.sequence:>2}. {stop.arrival:%H:%M} {stop.id} "
+                f"{stop.stop.label or ''}",
+                highlight=False,
+            )
+        console.print(
+            f"{len(plan.stops)} visits, {plan.total_distance_m / 1000:.1f} km, "
+            f"{plan.travel_model}; nearest-neighbour order would be "
+            f"{plan.baseline.distance_m / 1000:.1f} km."
+        )
+    console.print(f"{len(plan.unscheduled):,} households not scheduled.")
+    if output:
+        write_route(plan, output, crs=crs)
+        console.print(f"Wrote {output}.")
+
+
 def _register_subcommands() -> None:
     from geogrid.geocode.cli import geocode
     from geogrid.grids.cli import grids
