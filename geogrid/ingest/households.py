@@ -576,7 +576,7 @@ def _store(
                             ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4326) END,
                        CASE WHEN lon IS NULL THEN NULL ELSE 'exact' END,
                        time_window, :batch, now()
-                FROM _hh
+                FROM _hh ORDER BY household_no  -- index-friendly order
                 ON CONFLICT (household_no) DO UPDATE SET
                     address = COALESCE(EXCLUDED.address, h.address),
                     village_code = COALESCE(EXCLUDED.village_code, h.village_code),
@@ -655,7 +655,7 @@ def _store_people(
             loan_other, batch_id, updated_at)
         SELECT h.id, s.name, s.id_number, s.gender, s.birth_date, s.status,
                s.products, {select_cols}, :batch, now()
-        FROM _people s JOIN household h USING (household_no)
+        FROM _people s JOIN household h USING (household_no) ORDER BY s.id_number
         ON CONFLICT (id_number) DO UPDATE SET {set_clause},
             batch_id = EXCLUDED.batch_id, updated_at = now()
         WHERE {distinct}
