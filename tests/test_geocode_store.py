@@ -25,8 +25,8 @@ def test_households_without_points_get_them_inside_their_village(
     with demo_engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE household SET geom = NULL, geocode_level = NULL, grid_id = NULL "
-                "WHERE id % 10 = 0"
+                "UPDATE household SET geom = NULL, geocode_level = NULL, "
+                "grid_id = NULL WHERE id % 10 = 0"
             )
         )
         blanked = conn.execute(
@@ -91,7 +91,7 @@ def test_geocoding_a_file_writes_results_summary_and_review(
     )
     output = tmp_path / "out.xlsx"
 
-    summary, review = geocode_file(demo_engine, source, output)
+    _, review = geocode_file(demo_engine, source, output)
 
     book = openpyxl.load_workbook(output, read_only=True)
     assert book.sheetnames == ["results", "summary", "review"]

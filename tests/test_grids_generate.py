@@ -26,8 +26,8 @@ def test_branches_get_balanced_contiguous_grids(demo_engine: Engine) -> None:
         branches = conn.execute(
             text(
                 "SELECT b.code, count(g.id) FROM branch b JOIN grid g ON "
-                "g.branch_id = b.id AND g.level = 2 GROUP BY b.code HAVING count(*) > 1 "
-                "ORDER BY count(*) DESC, b.code LIMIT 3"
+                "g.branch_id = b.id AND g.level = 2 GROUP BY b.code "
+                "HAVING count(*) > 1 ORDER BY count(*) DESC, b.code LIMIT 3"
             )
         ).all()
     assert branches
