@@ -391,35 +391,50 @@ def _moving_households(
 def _workload(
     conn: Connection, branch: BranchGrids, affected: set[int], moves: pd.DataFrame
 ) -> pd.DataFrame:
-    """Households, customers and potentials per affected grid, before and after."""
-    rows = conn.execute(
-        text(
-            """
-            SELECT g.id, count(h.id) AS households,
-                   count(h.id) FILTER (WHERE c.is_customer) AS customers
-            FROM grid g
-            LEFT JOIN household h ON h.grid_id = g.id
-            LEFT JOIN LATERAL (
-                SELECT EXISTS (SELECT 1 FROM person p WHERE p.household_id = h.id
-                               AND p.status = 'customer') AS is_customer
-            ) c ON true
-            WHERE g.level = 2 AND g.branch_id = :b
-            GROUP BY g.id
-            """
-        ),
-        {"b": branch.branch_id},
-    ).all()
-    before = pd.DataFrame(rows, columns=["grid_id", "households", "customers"])
-    before = before.set_index("grid_id").reindex(branch.ids, fill_value=0)
+    """Households, customers and potentials per affected grid, before and after.
+
+    Households are counted for every grid of the branch (for the ratio to the
+    branch mean, an index-only scan); customers only for the affected grids.
+    """
+    counts: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT grid_id, count(*) FROM household "
+                "WHERE grid_id = ANY(:ids) GROUP BY grid_id"
+            ),
+            {"ids": branch.ids},
+        ).all()
+    )
+    customers: dict[int, int] = dict(
+        conn.execute(
+            text(
+                """
+                SELECT h.grid_id, count(*) FILTER (WHERE EXISTS (
+                    SELECT 1 FROM person p WHERE p.household_id = h.id
+                    AND p.status = 'customer'))
+                FROM household h WHERE h.grid_id = ANY(:ids) GROUP BY h.grid_id
+                """
+            ),
+            {"ids": sorted(affected)},
+        ).all()
+    )
+    before = pd.DataFrame(
+        {
+            "households": [int(counts.get(g, 0)) for g in branch.ids],
+            "customers": [int(customers.get(g, 0)) for g in branch.ids],
+        },
+        index=branch.ids,
+    )
     after = before.copy()
     if not moves.empty:
+        weight = moves["is_customer"].astype(int).to_numpy()
         for column, sign in (("from_grid", -1), ("to_grid", 1)):
-            delta = moves.groupby(column).agg(
-                households=("household_id", "size"), customers=("is_customer", "sum")
-            )
-            delta = delta.reindex(after.index, fill_value=0)
-            after["households"] += sign * delta["households"]
-            after["customers"] += sign * delta["customers"].astype(int)
+            grids = moves[column].to_numpy()
+            for gid in np.unique(grids):
+                if gid in after.index:
+                    hit = grids == gid
+                    after.loc[gid, "households"] += sign * int(hit.sum())
+                    after.loc[gid, "customers"] += sign * int(weight[hit].sum())
 
     mean_before = before["households"].mean() or 1.0
     mean_after = after["households"].mean() or 1.0
