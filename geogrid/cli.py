@@ -526,11 +526,13 @@ def visits_plan(
 
 
 def _register_subcommands() -> None:
+    from geogrid.coverage.cli import coverage
     from geogrid.geocode.cli import geocode
     from geogrid.grids.cli import grids
 
     main.add_command(grids)
     main.add_command(geocode)
+    main.add_command(coverage)
 
 
 _register_subcommands()
