@@ -17,7 +17,7 @@ import sys
 import time
 
 import shapely
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from benchmarks._db import bench_engine, machine
 from geogrid.demo.load import build_demo
@@ -28,10 +28,28 @@ from geogrid.grids.edit import (
 )
 
 
-def _border_village(engine: object) -> tuple[str, str, str]:
-    from tests.test_grids_edit import _border_village as pick
-
-    return pick(engine)  # type: ignore[arg-type]
+def _border_village(engine: Engine) -> tuple[str, str, str]:
+    """A village with households, its grid, and a neighbouring grid."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                """
+                SELECT v.code, g1.code, g2.code
+                FROM grid_village gv
+                JOIN admin_unit v ON v.code = gv.village_code
+                JOIN grid g1 ON g1.id = gv.grid_id
+                JOIN grid g2 ON g2.level = 2 AND g2.branch_id = g1.branch_id
+                     AND g2.id <> g1.id
+                     AND ST_Length(ST_Intersection(ST_Boundary(v.geom),
+                                                   ST_Boundary(g2.geom))) > 0
+                WHERE EXISTS (SELECT 1 FROM household h WHERE h.village_code = v.code)
+                ORDER BY (SELECT count(*) FROM grid_village x
+                          WHERE x.grid_id = g1.id) DESC, v.code
+                LIMIT 1
+                """
+            )
+        ).one()
+    return row[0], row[1], row[2]
 
 
 def main(households: int = 1_000_000, repeats: int = 7) -> None:
