@@ -55,19 +55,34 @@ def admin_layer(
     )
 
 
+# workload ratio (grid / branch mean): upper bounds and colours, last open-ended
+WORKLOAD_BREAKS = (0.9, 0.95, 1.05, 1.1)
+WORKLOAD_CLOSED = (False, False, True, True)
+WORKLOAD_COLOURS = ("#4575b4", "#91bfdb", "#99d594", "#fc8d59", "#d73027")
+MISSING_COLOUR = "#bbbbbb"
+
+
 def workload_colour(ratio: float) -> str:
     """Colour of a grid by its workload against the branch mean (1.0 = mean)."""
     if ratio != ratio:  # NaN
-        return "#bbbbbb"
-    if ratio < 0.9:
-        return "#4575b4"
-    if ratio < 0.95:
-        return "#91bfdb"
-    if ratio <= 1.05:
-        return "#99d594"
-    if ratio <= 1.1:
-        return "#fc8d59"
-    return "#d73027"
+        return MISSING_COLOUR
+    for upper, closed, colour in zip(
+        WORKLOAD_BREAKS, WORKLOAD_CLOSED, WORKLOAD_COLOURS, strict=False
+    ):
+        if ratio <= upper if closed else ratio < upper:
+            return colour
+    return WORKLOAD_COLOURS[-1]
+
+
+def workload_scale() -> dict[str, object]:
+    """The same colours as `workload_colour`, for layers coloured in the browser."""
+    return {
+        "property": "ratio",
+        "breaks": list(WORKLOAD_BREAKS),
+        "colours": list(WORKLOAD_COLOURS),
+        "missing": MISSING_COLOUR,
+        "closed": list(WORKLOAD_CLOSED),
+    }
 
 
 def grid_layer(

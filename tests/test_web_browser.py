@@ -1,0 +1,263 @@
+"""Each role logs in and does its job in headless Chromium against a live server.
+
+Head office moves a village into a grid and saves it; an account manager
+(desktop and phone) sees the heatmap and the list; a planner (phone) opens
+a blind spot and downloads the report. In every test no request leaves the
+server, and what the map shows is compared with what the API says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import openpyxl
+import pytest
+from sqlalchemy import Engine, text
+
+from geogrid.grids.edit import preview_move_villages
+from tests.browser import chromium, live_server
+from web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+@pytest.fixture
+def base_url(demo_engine: Engine) -> Iterator[str]:
+    app = create_app({"ENGINE": demo_engine})
+    with live_server(app) as url:
+        yield url
+
+
+@contextmanager
+def logged_in(base_url: str, username: str, **context: Any) -> Iterator[Any]:
+    """A page logged in as ``username``; on leaving, no request went elsewhere."""
+    foreign: list[str] = []
+    errors: list[str] = []
+    with chromium() as browser:
+        ctx = browser.new_context(**context)
+        page = ctx.new_page()
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith((base_url, "data:", "blob:"))
+                else foreign.append(r.url)
+            ),
+        )
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base_url + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", "geogrid-demo")
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        yield page
+        ctx.close()
+    assert foreign == []
+    assert errors == []
+
+
+def wait_loaded(page: Any, key: str, after: float = 0) -> dict[str, Any]:
+    """Wait until layer ``key`` loaded (after time ``after``); its count and URL."""
+    page.wait_for_function(
+        "([key, after]) => window.geogrid && geogrid.loaded[key] "
+        "&& geogrid.loaded[key].at > after",
+        arg=[key, after],
+        timeout=20_000,
+    )
+    loaded: dict[str, Any] = page.evaluate(f"geogrid.loaded[{key!r}]")
+    return loaded
+
+
+def api(page: Any, url: str) -> Any:
+    """What the API answers the page's own request (same session)."""
+    response = page.request.get(urljoin(page.url, url))
+    assert response.ok, response.text()
+    return response.json()
+
+
+def click_at(page: Any, lon: float, lat: float) -> None:
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const map = geogrid.map();
+            const p = map.latLngToContainerPoint([lat, lon]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        [lat, lon],
+    )
+    page.mouse.click(x, y)
+
+
+def _point_on(engine: Engine, sql: str, **params: Any) -> tuple[float, float]:
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM "
+                f"(SELECT ST_PointOnSurface(geom) AS p {sql}) x"
+            ),
+            params,
+        ).one()
+    return float(lon), float(lat)
+
+
+def test_head_office_moves_a_village_into_a_grid_and_saves_it(
+    base_url: str, demo_engine: Engine
+) -> None:
+    with demo_engine.connect() as conn:
+        village = conn.execute(
+            text(
+                "SELECT v.code FROM admin_unit v JOIN grid_village m ON "
+                "m.village_code = v.code JOIN grid g ON g.id = m.grid_id JOIN grid t "
+                "ON t.code = 'G01-01' WHERE g.code = 'G01-02' AND "
+                "ST_Intersects(v.geom, t.geom) ORDER BY v.code LIMIT 1"
+            )
+        ).scalar_one()
+    expected = preview_move_villages(demo_engine, [village], "G01-01")
+    grid_lon, grid_lat = _point_on(demo_engine, "FROM grid WHERE code = 'G01-01'")
+    village_lon, village_lat = _point_on(
+        demo_engine, "FROM admin_unit WHERE code = :c", c=village
+    )
+
+    with logged_in(base_url, "ho_01", **DESKTOP) as page:
+        assert page.url.endswith("/grids")
+        grids = wait_loaded(page, "grids")
+        drawn = page.evaluate("geogrid.layers.grids.getLayers().length")
+        assert drawn == grids["count"] == len(api(page, grids["url"])["features"])
+
+        # open the grid by clicking it on the map
+        click_at(page, grid_lon, grid_lat)
+        page.wait_for_selector("#btn-move")
+        profile = api(page, "/api/grids/G01-01")
+        assert "G01-01" in page.inner_text("#profile h2")
+        households = int(profile["current"]["households"])
+        assert f"{households:,}" in page.inner_text("#profile")
+
+        # move the neighbouring village in, preview, give a reason, save
+        page.click("#btn-move")
+        click_at(page, village_lon, village_lat)
+        page.wait_for_selector("#households-moving")
+        shown = page.inner_text("#households-moving")
+        assert f"{len(expected.moves):,}" in shown
+        page.fill("#reason", "village asked to join G01-01")
+        page.click("#btn-save")
+        page.wait_for_function("() => document.body.dataset.saved")
+
+    with demo_engine.connect() as conn:
+        grids_of_village = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT g.code FROM household h JOIN grid g "
+                    "ON g.id = h.grid_id WHERE h.village_code = :v"
+                ),
+                {"v": village},
+            )
+            .scalars()
+            .all()
+        )
+        audit = conn.execute(
+            text("SELECT actor, detail FROM audit_log WHERE action = 'grid_edit'")
+        ).one()
+    assert grids_of_village == ["G01-01"]
+    assert audit.actor == "ho_01"
+    assert audit.detail["reason"] == "village asked to join G01-01"
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
+    base_url: str, demo_engine: Engine, device: str
+) -> None:
+    context = DESKTOP if device == "desktop" else PHONE
+    here_lon, here_lat = _point_on(demo_engine, "FROM grid WHERE code = 'G01-01'")
+    context = {
+        **context,
+        "geolocation": {"longitude": here_lon, "latitude": here_lat},
+        "permissions": ["geolocation"],
+    }
+
+    with logged_in(base_url, "am_b01_01", **context) as page:
+        # the page starts at the manager's branch
+        assert page.url.endswith("/nearby")
+        nearby = wait_loaded(page, "nearby")
+        answer = api(page, nearby["url"])
+        listed = page.eval_on_selector_all(
+            "#nearest li", "els => els.map(e => +e.dataset.id)"
+        )
+        assert listed == [h["id"] for h in answer["nearest"]] != []
+        assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+        assert page.evaluate("geogrid.layers['nearby-heat']._latlngs.length") == len(
+            answer["heat"]
+        )
+        # full phone numbers, to call from the list
+        assert page.locator("#nearest a[href^='tel:']").count() > 0
+
+        # the device's location, weighted by potential customers
+        page.select_option("#weight", "potential")
+        page.click("#origin-device")
+        page.wait_for_function(
+            "(lon) => geogrid.loaded.nearby.url.includes('lon=' + lon)",
+            arg=f"{here_lon:.6f}",
+        )
+        nearby = page.evaluate("geogrid.loaded.nearby")
+        answer = api(page, nearby["url"])
+        assert "weight=potential" in nearby["url"]
+        assert answer["weight"] == "potential"
+        assert page.locator("#nearest li").count() == len(answer["nearest"])
+
+        if device == "phone":
+            map_box = page.locator("#mapwrap").bounding_box()
+            panel_box = page.locator("#panel").bounding_box()
+            assert panel_box["y"] >= map_box["y"] + map_box["height"] - 1
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_planner_opens_a_blind_spot_and_downloads_the_report(
+    base_url: str, demo_engine: Engine, tmp_path: Path
+) -> None:
+    with logged_in(base_url, "planner_01", **PHONE, accept_downloads=True) as page:
+        assert page.url.endswith("/blindspots")
+        ranked = wait_loaded(page, "ranked")
+        answer = api(page, ranked["url"])
+        first = answer["blind_spots"][0]
+        assert page.locator("#ranked li").count() == len(answer["blind_spots"])
+        assert first["village_name"] in page.inner_text("#ranked li:first-child")
+        hexes = wait_loaded(page, "hexes")
+        assert page.evaluate("geogrid.layers.hexes.getLayers().length") == len(
+            api(page, hexes["url"])["features"]
+        )
+
+        # the first blind spot: the map zooms to it
+        page.click("#ranked li:first-child")
+        page.wait_for_function("() => document.body.dataset.zoomed === '1'")
+        west, south, east, north = first["bbox"]
+        inside = page.evaluate(
+            f"geogrid.map().getBounds().contains([{(south + north) / 2}, "
+            f"{(west + east) / 2}])"
+        )
+        assert inside
+
+        with page.expect_download() as download:
+            page.click("#download-xlsx")
+        path = tmp_path / "report.xlsx"
+        download.value.save_as(path)
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert {"parameters", "blind_spots", "cold_spots"} <= set(book.sheetnames)
+    header = [c.value for c in next(book["blind_spots"].iter_rows(max_row=1))]
+    assert "village_name" in header and "manager_name" not in header
+    with demo_engine.connect() as conn:
+        exports = conn.execute(
+            text("SELECT actor, object_id FROM audit_log WHERE action = 'export'")
+        ).all()
+    assert [tuple(e) for e in exports] == [("planner_01", "xlsx")]
