@@ -176,12 +176,12 @@ PAINTED_JS = """() => new Promise(done => requestAnimationFrame(
                    () => requestAnimationFrame(() => done(performance.now()))))"""
 
 
-def _login(page: Any, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "geogrid-demo")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+def _login(context: Any, base: str, username: str) -> None:
+    """Log the browser context in without loading a page (its cache stays cold)."""
+    response = context.request.post(
+        base + "/api/login", data={"username": username, "password": "geogrid-demo"}
+    )
+    assert response.ok, response.text()
 
 
 def api_page_ms(
@@ -191,8 +191,8 @@ def api_page_ms(
     times, size = [], 0
     for _ in range(runs):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
+        _login(context, base, username)
         page = context.new_page()
-        _login(page, base, username)
         page.goto(base + path, wait_until="commit")
         page.wait_for_function(READY_JS, arg=keys, timeout=120_000)
         loaded = page.evaluate(READY_AT_JS, keys)

@@ -193,6 +193,13 @@ def shape_person(record: dict[str, Any], view: str) -> dict[str, Any]:
     return out
 
 
+def scope_key(engine: Engine, user: User) -> tuple[int, ...] | str:
+    """What the user sees, as a cache key: ``"all"`` or the ids of their grids."""
+    with engine.connect() as conn:
+        grids = visible_grid_ids(conn, user)
+    return "all" if grids is None else tuple(grids)
+
+
 # --- coordinates of the caller ---------------------------------------------------
 
 
@@ -260,6 +267,23 @@ def _envelope(bbox: Bbox | None, crs: str) -> dict[str, Any]:
     return {"w": west, "s": south, "e": east, "n": north}
 
 
+def in_bbox(gdf: gpd.GeoDataFrame, bbox: Bbox | None) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` meeting ``bbox``, both in the same coordinate system."""
+    if bbox is None or gdf.empty:
+        return gdf
+    west, south, east, north = check_bbox(bbox)
+    return gdf[gdf.intersects(shapely.box(west, south, east, north))]
+
+
+def points_in_bbox(frame: pd.DataFrame, bbox: Bbox | None) -> pd.DataFrame:
+    """The rows of ``frame`` whose lon and lat lie in ``bbox``."""
+    if bbox is None or frame.empty:
+        return frame
+    west, south, east, north = check_bbox(bbox)
+    inside = frame["lon"].between(west, east) & frame["lat"].between(south, north)
+    return frame[inside]
+
+
 _ENVELOPE = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
 
 
@@ -274,19 +298,21 @@ _GRIDS_SQL = """
 WITH counts AS (
     SELECT grid_id, count(*) AS households FROM household
     WHERE grid_id IS NOT NULL GROUP BY grid_id
-), scoped AS (
-    SELECT g.id, g.code, g.name, g.level, g.version, g.branch_id, b.code AS branch,
-           b.name AS branch_name, coalesce(c.households, 0) AS households, g.geom
+), levelled AS (
+    SELECT g.id, g.code, g.name, g.level, g.version, b.code AS branch,
+           b.name AS branch_name, coalesce(c.households, 0) AS households,
+           coalesce(c.households, 0)::float / nullif(
+             avg(coalesce(c.households, 0)) OVER (PARTITION BY g.branch_id), 0)
+             AS ratio,
+           g.geom
     FROM grid g
     JOIN branch b ON b.id = g.branch_id
     LEFT JOIN counts c ON c.grid_id = g.id
     WHERE g.level = :level
 )
-SELECT code, name, level, version, branch, branch_name, households,
-       households::float / nullif(avg(households) OVER (PARTITION BY branch_id), 0)
-         AS ratio,
+SELECT code, name, level, version, branch, branch_name, households, ratio,
        ST_SimplifyPreserveTopology(geom, :tolerance) AS geom
-FROM scoped
+FROM levelled
 WHERE (:all OR id = ANY(:grids)) AND geom && {envelope}
 ORDER BY code
 """
@@ -380,7 +406,11 @@ def household_density(
             parameter="cell_m",
         )
     params = _envelope(bbox, crs)
-    mid_lat = (params["s"] + params["n"]) / 2 if bbox else 30.0
+    if bbox is None:  # square cells at the latitude of the user's grids
+        _, south, _, north = visible_bounds(engine, user)
+    else:
+        south, north = params["s"], params["n"]
+    mid_lat = (south + north) / 2
     params["dy"] = cell_m / _M_PER_DEG
     params["dx"] = cell_m / (_M_PER_DEG * max(math.cos(math.radians(mid_lat)), 0.1))
     with engine.connect() as conn:

@@ -185,6 +185,13 @@ def test_an_account_manager_sees_only_their_grids(app: Flask) -> None:
 
     assert {f["properties"]["code"] for f in mine} == {"G01-01"}
     assert {f["properties"]["code"] for f in branch} == {"G01-01", "G01-02"}
+    # the workload ratio is still against the whole branch's mean
+    ratio = {f["properties"]["code"]: f["properties"]["ratio"] for f in branch}
+    households = [f["properties"]["households"] for f in branch]
+    assert mine[0]["properties"]["ratio"] == ratio["G01-01"]
+    assert ratio["G01-01"] == pytest.approx(
+        households[0] / (sum(households) / 2), abs=1e-3
+    )
 
 
 def test_personal_details_follow_the_role(app: Flask, facts: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ and shapes the response. OpenAPI description at /api/openapi.json."""
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ from web.params import (
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 EDIT_BODY_MAX_BYTES = 1_000_000
+# density cells this large are counted county-wide once and cached
+COARSE_CELL_M = 200.0
 
 
 def _cache(name: str, max_items: int, ttl_s: float) -> TTLCache[Any]:
@@ -66,6 +69,10 @@ def _reports() -> TTLCache[Any]:
     return _cache("reports", 4, 600)
 
 
+def _layers() -> TTLCache[Any]:
+    return _cache("layers", 64, 300)
+
+
 def _engine() -> Engine:
     engine: Engine = current_app.config["ENGINE"]
     return engine
@@ -79,8 +86,12 @@ def _rounded(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
 
 
-def _geojson(gdf: gpd.GeoDataFrame, **members: Any) -> Response:
-    body = _rounded(gdf).to_json(drop_id=True, na="null", ensure_ascii=False)
+def _geojson(gdf: gpd.GeoDataFrame, *, exact: bool = False, **members: Any) -> Response:
+    """A FeatureCollection response; ``exact`` keeps every digit (shapes to edit,
+    whose borders must still meet their neighbours')."""
+    body = (gdf if exact else _rounded(gdf)).to_json(
+        drop_id=True, na="null", ensure_ascii=False
+    )
     if members:
         collection = json.loads(body)
         collection.update(members)
@@ -151,18 +162,23 @@ def branches() -> ResponseReturnValue:
 
 @bp.get("/grids")
 def grids() -> ResponseReturnValue:
-    """Grids in view (level 1 or 2) with households and workload ratio."""
+    """Grids in view (level 1 or 2) with households and workload ratio.
+
+    The user's grids with their counts are kept for a few minutes (they take
+    a pass over every household), then cut to the box asked for.
+    """
+    user = current()
     level = int_arg("level", 2, low=1, high=2)
     tolerance_m = float_arg("simplify_m", 0.0, low=0.0, high=500.0)
-    gdf = access.grid_layer(
-        _engine(),
-        current(),
-        level=level,
-        bbox=bbox_arg(),
-        crs=crs_arg(),
-        tolerance_m=tolerance_m,
+    crs, bbox = crs_arg(), bbox_arg()
+    key = ("grids", access.scope_key(_engine(), user), level, tolerance_m, crs)
+    gdf = _layers().get_or_compute(
+        key,
+        lambda: access.grid_layer(
+            _engine(), user, level=level, crs=crs, tolerance_m=tolerance_m
+        ),
     )
-    return _geojson(gdf)
+    return _geojson(access.in_bbox(gdf, bbox))
 
 
 @bp.get("/villages")
@@ -173,13 +189,33 @@ def villages() -> ResponseReturnValue:
     )
 
 
+def snap_cell_m(cell_m: float) -> float:
+    """The nearest of 25, 50, 100, 200 ... metres (on a log scale)."""
+    return float(25 * 2 ** round(math.log2(max(cell_m, 25.0) / 25)))
+
+
 @bp.get("/density")
 def density() -> ResponseReturnValue:
-    """Households counted on cells, for the density heatmap."""
-    cell_m = float_arg("cell_m", 200.0, low=10.0, high=5_000.0)
-    frame = access.household_density(
-        _engine(), current(), bbox=bbox_arg(), cell_m=cell_m, crs=crs_arg()
-    )
+    """Households counted on cells, for the density heatmap.
+
+    Cells snap to 25 m times a power of two. Coarse cells (200 m and up, the
+    county and town views) are counted over all the user's households once
+    and kept for a few minutes; fine ones are counted in the box asked for.
+    """
+    user = current()
+    cell_m = snap_cell_m(float_arg("cell_m", 200.0, low=10.0, high=5_000.0))
+    crs, bbox = crs_arg(), bbox_arg()
+    if cell_m >= COARSE_CELL_M:
+        key = ("density", access.scope_key(_engine(), user), cell_m, crs)
+        everything = _layers().get_or_compute(
+            key,
+            lambda: access.household_density(_engine(), user, cell_m=cell_m, crs=crs),
+        )
+        frame = access.points_in_bbox(everything, bbox)
+    else:
+        frame = access.household_density(
+            _engine(), user, bbox=bbox, cell_m=cell_m, crs=crs
+        )
     points = frame[["lat", "lon", "households"]].round({"lat": 6, "lon": 6})
     top = float(frame["households"].quantile(0.98)) if len(frame) else 1.0
     return {
@@ -201,7 +237,8 @@ def grid_profile(code: str) -> ResponseReturnValue:
 @bp.get("/grids/<code>/shape")
 def grid_shape(code: str) -> ResponseReturnValue:
     """A grid's full-resolution shape, for editing its vertices."""
-    return _geojson(access.grid_shape(_engine(), current(), code, crs=crs_arg()))
+    shape = access.grid_shape(_engine(), current(), code, crs=crs_arg())
+    return _geojson(shape, exact=True)
 
 
 @bp.get("/grids/<code>/history")
@@ -274,6 +311,7 @@ def edit_commit() -> ResponseReturnValue:
     )
     _reports().clear()
     _proposals().clear()
+    _layers().clear()
     summary = preview.to_dict()
     return {
         "changeset": changeset,

@@ -208,7 +208,7 @@
   }
 
   function drawnGeometry(layer) {
-    var geo = layer.toGeoJSON();
+    var geo = layer.toGeoJSON(false); // every digit: borders must meet the neighbours
     if (geo.type === "FeatureCollection") {
       var polys = geo.features.map(function (f) { return f.geometry; });
       if (polys.length === 1) return polys[0];
