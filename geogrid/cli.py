@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from geogrid.errors import GeogridError
+from geogrid.progress import progress_bar
 from geogrid.settings import load_config
 
 console = Console(stderr=False)
@@ -30,22 +28,9 @@ def _engine(migrate: bool = True) -> Any:
     return connect(load_config(), migrate_schema=migrate)
 
 
-@contextmanager
-def _progress(title: str) -> Iterator[Callable[[str, float], None]]:
-    """A progress bar fed with (step name, fraction done) calls."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(title, total=1.0)
-
-        def update(step: str, done: float) -> None:
-            bar.update(task, completed=done, description=f"{title}: {step}")
-
-        yield update
+def _progress(title: str) -> Any:
+    """The shared progress bar, on this CLI's stderr console."""
+    return progress_bar(title, err_console)
 
 
 class _Group(click.Group):

@@ -135,7 +135,7 @@ def write_frame(gdf: gpd.GeoDataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     driver = FORMATS[suffix]
     if driver in ("CSV", "XLSX"):
-        table = _tabular(gdf)
+        table = tabular(gdf)
         if driver == "CSV":
             # BOM so that Excel in China opens it as UTF-8
             table.to_csv(path, index=False, encoding="utf-8-sig")
@@ -169,18 +169,21 @@ def _shapefile_name(column: str) -> str:
     return SHAPEFILE_NAMES.get(column, column[:10])
 
 
-def _tabular(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Points as lon/lat columns, other geometries as WKT (CSV) or centroids."""
-    table = pd.DataFrame(gdf.drop(columns="geometry"))
+_WKT_MAX_CHARS = 32_000  # an Excel cell holds 32,767 characters
+
+
+def tabular(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """A layer as a plain table: lon/lat for points, centroid and WKT otherwise."""
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
     geoms = gdf.geometry.to_numpy()
-    if len(gdf) and (gdf.geom_type.dropna() == "Point").all():
+    kinds = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
+    if kinds <= {0}:
         table["lon"] = shapely.get_x(geoms).round(7)
         table["lat"] = shapely.get_y(geoms).round(7)
-    else:
-        centroids = shapely.centroid(geoms)
-        table["centroid_lon"] = shapely.get_x(centroids).round(7)
-        table["centroid_lat"] = shapely.get_y(centroids).round(7)
-        wkt = shapely.to_wkt(geoms, rounding_precision=7)
-        # Excel cells hold at most 32,767 characters
-        table["wkt"] = [w if w is None or len(w) < 32_000 else None for w in wkt]
+        return table
+    centroids = shapely.centroid(geoms)
+    table["centroid_lon"] = shapely.get_x(centroids).round(7)
+    table["centroid_lat"] = shapely.get_y(centroids).round(7)
+    wkt = shapely.to_wkt(geoms, rounding_precision=7)
+    table["wkt"] = [w if w is None or len(w) < _WKT_MAX_CHARS else None for w in wkt]
     return table

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from geogrid.errors import GeogridError, InvalidInput
+from geogrid.progress import progress_bar
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -237,22 +236,9 @@ def _working_age(text: str) -> tuple[int, int]:
     return youngest, oldest
 
 
-@contextmanager
-def _progress(title: str) -> Iterator[Callable[[str, float], None]]:
-    """A progress bar on stderr fed with (step name, fraction done) calls."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(title, total=1.0)
-
-        def update(step: str, done: float) -> None:
-            bar.update(task, completed=done, description=f"{title}: {step}")
-
-        yield update
+def _progress(title: str) -> Any:
+    """The shared progress bar, on this CLI's stderr console."""
+    return progress_bar(title, err_console)
 
 
 # -- commands ------------------------------------------------------------------------

@@ -27,11 +27,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 from sqlalchemy import Engine
 
 from geogrid import audit
 from geogrid.errors import InvalidInput
+from geogrid.export import tabular
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ FORMATS = {
     ".xlsx": "XLSX",
 }
 XLSX_MAX_ROWS = 1_048_575  # one row of the sheet holds the header
-_WKT_MAX_CHARS = 32_000  # an Excel cell holds 32,767 characters
 
 
 def output_paths(path: Path, names: list[str]) -> list[Path]:
@@ -128,23 +127,6 @@ def record_export(
             rows={name: len(gdf) for name, gdf in layers.items()},
             parameters=_jsonable(dict(parameters)),
         )
-
-
-def tabular(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
-    """A layer as a plain table: lon/lat for points, centroid and WKT otherwise."""
-    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
-    geoms = gdf.geometry.to_numpy()
-    kinds = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
-    if kinds <= {0}:
-        table["lon"] = shapely.get_x(geoms).round(7)
-        table["lat"] = shapely.get_y(geoms).round(7)
-        return table
-    centroids = shapely.centroid(geoms)
-    table["centroid_lon"] = shapely.get_x(centroids).round(7)
-    table["centroid_lat"] = shapely.get_y(centroids).round(7)
-    wkt = shapely.to_wkt(geoms, rounding_precision=7)
-    table["wkt"] = [w if w is None or len(w) < _WKT_MAX_CHARS else None for w in wkt]
-    return table
 
 
 def parameter_table(parameters: Mapping[str, Any]) -> pd.DataFrame:

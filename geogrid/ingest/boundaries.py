@@ -23,6 +23,7 @@ from geogrid.ingest.batch import (
 )
 from geogrid.ingest.columns import pick_column
 from geogrid.ingest.readers import read_gis_file
+from geogrid.store.bulk import copy_frame
 from geogrid.store.models import ADMIN_LEVELS
 from geogrid.validate import admin_level_of, parent_code_of
 
@@ -355,16 +356,7 @@ def _upsert_units(
             "kind text, wkb text) ON COMMIT DROP"
         )
     )
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with (
-        raw.cursor() as cur,
-        cur.copy("COPY _units (code, name, parent_code, kind, wkb) FROM STDIN") as copy,
-    ):
-        for row in good[["code", "name", "parent_code", "kind", "wkb"]].itertuples(
-            index=False
-        ):
-            copy.write_row(row)
+    copy_frame(conn, "_units", good[["code", "name", "parent_code", "kind", "wkb"]])
     result = conn.execute(
         text(
             """
