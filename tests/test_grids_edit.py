@@ -56,6 +56,15 @@ def _grid_of_households(engine: Engine, village: str) -> set[str]:
         )
 
 
+def _shape(engine: Engine, grid: str) -> shapely.Geometry:
+    """A grid's stored shape."""
+    with engine.connect() as conn:
+        wkb = conn.execute(
+            text("SELECT ST_AsBinary(geom) FROM grid WHERE code = :g"), {"g": grid}
+        ).scalar_one()
+    return shapely.from_wkb(bytes(wkb))
+
+
 def _count(engine: Engine, sql: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(sql)).scalar_one())
@@ -112,14 +121,7 @@ def test_a_stale_preview_is_refused(demo_engine: Engine) -> None:
 
 def test_rollback_restores_shapes_and_households(demo_engine: Engine) -> None:
     village, source, target = _border_village(demo_engine)
-    with demo_engine.connect() as conn:
-        original = shapely.from_wkb(
-            bytes(
-                conn.execute(
-                    text(f"SELECT ST_AsBinary(geom) FROM grid WHERE code = '{target}'")
-                ).scalar_one()
-            )
-        )
+    original = _shape(demo_engine, target)
     commit_edit(
         demo_engine,
         preview_move_villages(demo_engine, [village], target),
@@ -130,14 +132,7 @@ def test_rollback_restores_shapes_and_households(demo_engine: Engine) -> None:
     back = preview_rollback(demo_engine, target, 1)
     commit_edit(demo_engine, back, actor="ho_01", reason="undo")
 
-    with demo_engine.connect() as conn:
-        restored = shapely.from_wkb(
-            bytes(
-                conn.execute(
-                    text(f"SELECT ST_AsBinary(geom) FROM grid WHERE code = '{target}'")
-                ).scalar_one()
-            )
-        )
+    restored = _shape(demo_engine, target)
     assert restored.symmetric_difference(original).area < 1e-9
     assert _grid_of_households(demo_engine, village) == {source}
     assert history(demo_engine, target)["operation"].tolist()[:2] == [
@@ -171,14 +166,7 @@ def test_drawn_polygon_takes_area_from_neighbours(demo_engine: Engine) -> None:
 
 def test_shrinking_a_grid_gives_the_gap_or_refuses(demo_engine: Engine) -> None:
     _, _, target = _border_village(demo_engine)
-    with demo_engine.connect() as conn:
-        shape = shapely.from_wkb(
-            bytes(
-                conn.execute(
-                    text(f"SELECT ST_AsBinary(geom) FROM grid WHERE code = '{target}'")
-                ).scalar_one()
-            )
-        )
+    shape = _shape(demo_engine, target)
     smaller = shape.buffer(-0.003)
     with pytest.raises(InvariantViolation, match=r"m² of the branch in no grid"):
         preview_replace_polygon(demo_engine, target, smaller, gap_policy="refuse")
@@ -192,14 +180,7 @@ def test_shrinking_a_grid_gives_the_gap_or_refuses(demo_engine: Engine) -> None:
 
 def test_self_crossing_drawing_is_repaired_with_a_warning(demo_engine: Engine) -> None:
     _, _, target = _border_village(demo_engine)
-    with demo_engine.connect() as conn:
-        shape = shapely.from_wkb(
-            bytes(
-                conn.execute(
-                    text(f"SELECT ST_AsBinary(geom) FROM grid WHERE code = '{target}'")
-                ).scalar_one()
-            )
-        )
+    shape = _shape(demo_engine, target)
     minx, miny, maxx, maxy = shape.bounds
     bowtie = shapely.Polygon([(minx, miny), (maxx, maxy), (maxx, miny), (minx, maxy)])
     preview = preview_replace_polygon(demo_engine, target, bowtie)
