@@ -441,6 +441,20 @@ def branch_list(engine: Engine, user: User, *, crs: str = "wgs84") -> pd.DataFra
     return frame
 
 
+def grid_choices(engine: Engine, user: User) -> list[dict[str, str]]:
+    """Code and name of the second-level grids the user sees, by code."""
+    with engine.connect() as conn:
+        grids = visible_grid_ids(conn, user)
+        rows = conn.execute(
+            text(
+                "SELECT code, name FROM grid WHERE level = 2 "
+                "AND (:all OR id = ANY(:g)) ORDER BY code"
+            ),
+            {"all": grids is None, "g": grids or []},
+        ).all()
+    return [{"code": str(r[0]), "name": str(r[1] or r[0])} for r in rows]
+
+
 def home_branch(engine: Engine, user: User, *, crs: str = "wgs84") -> dict[str, Any]:
     """The user's own branch (or the first they see) with its location."""
     branches = branch_list(engine, user, crs=crs)

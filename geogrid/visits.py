@@ -22,6 +22,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
+from geogrid.access import grid_in_scope, home_branch, require_role, visible_grid_ids
+from geogrid.auth import ACCOUNT_MANAGER, BRANCH_HEAD, HEAD_OFFICE, User
 from geogrid.errors import InvalidInput, NotFound
 from geogrid.routes import (
     RoadNetwork,
@@ -35,6 +37,20 @@ from geogrid.routes import (
 from geogrid.store.models import PRODUCTS
 
 log = logging.getLogger(__name__)
+
+# roles that plan visits: planners see no personal details, so no visit lists
+ROUTE_ROLES = (HEAD_OFFICE, BRANCH_HEAD, ACCOUNT_MANAGER)
+# labels banks commonly give customers, offered as suggestions (any text works)
+COMMON_LABELS = (
+    "外出务工",
+    "春节返乡",
+    "个体工商户",
+    "种养殖户",
+    "公职人员",
+    "老年人",
+    "学生",
+    "新市民",
+)
 
 PRODUCT_NAMES_ZH = {
     "deposit": "存款",
@@ -130,6 +146,43 @@ def visit_list(
     return gpd.GeoDataFrame(
         frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
     )
+
+
+def visit_list_for(
+    engine: Engine,
+    user: User,
+    wanted: VisitFilter,
+    *,
+    today: dt.date | None = None,
+    limit: int = 5_000,
+) -> gpd.GeoDataFrame:
+    """`visit_list` within the grids ``user`` sees.
+
+    Raises
+    ------
+    PermissionDenied
+        For planners (who see no personal details).
+    NotFound
+        When ``wanted.grids`` names a grid outside the user's grids.
+    """
+    require_role(user, ROUTE_ROLES, "plan visits")
+    wanted.check()
+    with engine.connect() as conn:
+        for code in wanted.grids:
+            grid_in_scope(conn, user, code)
+        grid_ids = visible_grid_ids(conn, user)
+    return visit_list(engine, wanted, grid_ids=grid_ids, today=today, limit=limit)
+
+
+def start_for(
+    engine: Engine, user: User, grids: Sequence[str] = ()
+) -> tuple[float, float]:
+    """(lon, lat) in WGS84 of the branch a user's day starts from: the branch
+    of the first grid asked for, else the user's own branch."""
+    if grids:
+        return start_point(engine, "branch", grids[0])
+    home = home_branch(engine, user)
+    return float(home["lon"]), float(home["lat"])
 
 
 def _apply(frame: pd.DataFrame, wanted: VisitFilter, today: dt.date) -> pd.DataFrame:
@@ -278,12 +331,17 @@ def plan_day(
     households: gpd.GeoDataFrame,
     start: tuple[float, float],
     *,
+    end: tuple[float, float] | None = None,
     date: dt.date | None = None,
     max_visits: int = 12,
     service_min: int = 20,
     work_hours: tuple[str, str] = ("08:30", "17:30"),
 ) -> RoutePlan:
-    """A day's route through the listed households, along the county's roads."""
+    """A day's route through the listed households, along the county's roads.
+
+    It starts at ``start`` and ends at ``end`` (the start when None), both
+    (lon, lat) in WGS84.
+    """
     if households.empty:
         raise InvalidInput(
             "The visit list is empty; loosen the filters to plan a route."
@@ -291,6 +349,7 @@ def plan_day(
     return plan_route(
         _stops(households, service_min),
         start,
+        end,
         travel=travel_model(engine),
         date=date,
         work_hours=work_hours,

@@ -32,6 +32,8 @@ DESIGN_B01 = (401, 200, 200, 404, 403, 403, 200)
 COVERAGE = (401, 200, 200, 200, 403, 403, 200)
 PAGE = (302, 200, 200, 200, 200, 200, 200)
 PAGE_NOT_AM = (302, 200, 200, 200, 403, 403, 200)
+PAGE_NOT_PLANNER = (302, 200, 200, 200, 200, 200, 403)
+PLAN_ROUTE = (401, 200, 200, 200, 200, 200, 403)
 
 # (method, path, expected status for each of ROLES); {placeholders} filled below
 TABLE: list[tuple[str, str, tuple[int, ...]]] = [
@@ -62,10 +64,15 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
     ("GET", "/api/coverage/blind-spots", COVERAGE),
     ("GET", "/api/coverage/report.xlsx", COVERAGE),
     ("GET", "/api/coverage/report.geojson", COVERAGE),
+    ("POST", "/api/routes/plan", PLAN_ROUTE),
+    ("GET", "/api/routes/not-a-plan", NOWHERE),
+    ("POST", "/api/routes/not-a-plan/order", NOWHERE),
+    ("GET", "/api/routes/not-a-plan/route.gpx", NOWHERE),
     ("GET", "/grids", PAGE),
     ("GET", "/nearby", PAGE),
     ("GET", "/design", PAGE_NOT_AM),
     ("GET", "/blindspots", PAGE_NOT_AM),
+    ("GET", "/routes", PAGE_NOT_PLANNER),
     ("POST", "/api/logout", LOGGED_IN),
 ]
 
@@ -133,6 +140,10 @@ def _body(path: str, facts: dict[str, Any]) -> dict[str, Any] | None:
     }
     if path == "/api/edits/preview":
         return move
+    if path == "/api/routes/plan":
+        return {"filters": {}, "candidates": 4, "max_visits": 2}
+    if path.endswith("/order"):
+        return {"order": []}
     if path == "/api/edits/commit":
         # version 0 never exists: a permitted user gets the conflict, not a save
         return {**move, "reason": "access test", "versions": {"G01-01": 0}}

@@ -18,6 +18,13 @@ from sqlalchemy import Engine, create_engine, text
 
 from geogrid.crs import convert_points
 from geogrid.errors import InvalidInput
+from geogrid.routes.solve import (
+    LATE,
+    NOT_AVAILABLE,
+    OVER_QUOTA,
+    OVERTIME,
+    REASONS,
+)
 from geogrid.settings import Config
 from geogrid.store.models import PRODUCTS, TARGET_METRICS
 from web.app import create_app, tile_origin
@@ -309,6 +316,8 @@ def test_pages_and_scripts_use_only_catalogued_messages() -> None:
         "product.": PRODUCTS,
         "status.": ("customer", "potential"),
         "metric.": TARGET_METRICS,
+        "reason.": REASONS,
+        "violation.": (LATE, NOT_AVAILABLE, OVERTIME, OVER_QUOTA),
     }
     assert len(used) > 60
     assert prefixes == set(values)

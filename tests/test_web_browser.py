@@ -261,3 +261,79 @@ def test_a_planner_opens_a_blind_spot_and_downloads_the_report(
             text("SELECT actor, object_id FROM audit_log WHERE action = 'export'")
         ).all()
     assert [tuple(e) for e in exports] == [("planner_01", "xlsx")]
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_an_account_manager_plans_reorders_and_downloads_a_route(
+    base_url: str, demo_engine: Engine, tmp_path: Path, device: str
+) -> None:
+    context = DESKTOP if device == "desktop" else PHONE
+    with logged_in(base_url, "am_b01_01", **context, accept_downloads=True) as page:
+        page.click("nav a[href='/routes']")
+        page.wait_for_load_state("networkidle")
+        page.select_option("#status", "potential")
+        page.click("#day summary")
+        page.fill("#max-visits", "6")
+        page.select_option("#candidates", "30")
+        page.click("#plan")
+        route = wait_loaded(page, "route")
+        answer = api(page, route["url"])
+
+        # numbered stops on the map and in the list, in the API's order
+        ids = [s["id"] for s in answer["stops"]]
+        assert 2 <= len(ids) <= 6
+        listed = page.eval_on_selector_all(
+            "#stops li", "els => els.map(e => e.dataset.id)"
+        )
+        assert listed == ids
+        numbers = page.eval_on_selector_all(
+            ".stop-icon span", "els => els.map(e => +e.textContent)"
+        )
+        assert sorted(numbers) == list(range(1, len(ids) + 1))
+        assert (
+            page.evaluate(
+                "(() => { let n = 0; geogrid.map().eachLayer(l => { "
+                "if (l instanceof L.Polyline && !(l instanceof L.Polygon) && "
+                "l.getLatLngs().length > 1) n++; }); return n; })()"
+            )
+            >= 1
+        )
+        arrivals = page.eval_on_selector_all(
+            "#stops li", "els => els.map(e => e.dataset.arrival)"
+        )
+        assert arrivals == [s["arrival"] for s in answer["stops"]]
+        assert page.locator("#unscheduled li").count() == len(answer["unscheduled"])
+        assert "km" in page.inner_text("#totals") or "公里" in page.inner_text(
+            "#totals"
+        )
+
+        # move the first stop down: the order changes and the times follow
+        before = page.evaluate("geogrid.loaded.route.at")
+        page.click("#stops li:first-child button.down")
+        wait_loaded(page, "route", after=before)
+        again = api(page, route["url"])
+        assert [s["id"] for s in again["stops"]] == [ids[1], ids[0], *ids[2:]]
+        assert again["optimised"] is False
+        shown = page.eval_on_selector_all(
+            "#stops li", "els => els.map(e => e.dataset.arrival)"
+        )
+        assert shown == [s["arrival"] for s in again["stops"]]
+
+        # the download is the order on screen, in GCJ-02 for AMap by default
+        with page.expect_download() as download:
+            page.click("#dl-gpx")
+        gpx = tmp_path / "route.gpx"
+        download.value.save_as(gpx)
+        assert "gcj02" in download.value.suggested_filename
+
+        # printed: the form and buttons go, the stops stay
+        page.emulate_media(media="print")
+        assert not page.locator("#route-form").is_visible()
+        assert page.locator("#stops li").first.is_visible()
+
+        if device == "phone":
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    text_of = gpx.read_text(encoding="utf-8")
+    positions = [text_of.index(f" {i}</name>") for i in [ids[1], ids[0], *ids[2:]]]
+    assert positions == sorted(positions)

@@ -58,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from web import api, auth, i18n, pages
+    from web import api, auth, i18n, pages, routes
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     csrf.exempt(auth.api_login)
     app.register_blueprint(api.bp)
+    app.register_blueprint(routes.bp)
     app.register_blueprint(pages.bp)
     _register_errors(app)
     _add_security_headers(app, app.config["GEOGRID"])

@@ -35,13 +35,22 @@ class TTLCache(Generic[T]):
             if found is not None:
                 return found[1]
             value = compute()
-            with self._lock:
-                self._items[key] = (time.monotonic(), value)
-                self._items.move_to_end(key)
-                while len(self._items) > self.max_items:
-                    old, _ = self._items.popitem(last=False)
-                    self._key_locks.pop(old, None)
+            self.put(key, value)
             return value
+
+    def get(self, key: Hashable) -> T | None:
+        """The value kept for ``key``, or None when absent or stale."""
+        found = self._fresh(key)
+        return None if found is None else found[1]
+
+    def put(self, key: Hashable, value: T) -> None:
+        """Keep ``value`` for ``key`` (the oldest item goes when full)."""
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                old, _ = self._items.popitem(last=False)
+                self._key_locks.pop(old, None)
 
     def _fresh(self, key: Hashable) -> tuple[float, T] | None:
         with self._lock:

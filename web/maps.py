@@ -156,6 +156,30 @@ def nearby_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
     return fmap
 
 
+def routes_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
+    """Grids as outlines; the page draws the route, its stops and its legend."""
+    fmap = _shell(bounds, config, t)
+    RemoteGeoJson(
+        "/api/grids",
+        t("layer.grids"),
+        key="grids",
+        style={"color": "#555555", "weight": 1.5, "fillOpacity": 0.0},
+        params={"crs": display_crs(config), "level": "2"},
+        interactive=False,
+    ).add_to(fmap)
+    Legend(
+        t("routes.legend"),
+        [
+            ("#1f4e79", t("routes.legend_route")),
+            ("#b36b00", t("routes.legend_potential")),
+            ("#1b5e20", t("routes.legend_customer")),
+            ("#c62828", t("routes.legend_late")),
+        ],
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
 def design_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
     """The left map of the design page: the page draws current grids on it."""
     fmap = _shell(bounds, config, t)

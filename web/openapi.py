@@ -147,6 +147,53 @@ _COMMIT = {
     ]
 }
 
+_ROUTE_PLAN = {
+    "type": "object",
+    "properties": {
+        "filters": {
+            "type": "object",
+            "description": "Every field narrows the visit list.",
+            "properties": {
+                "grids": {"type": "array", "items": {"type": "string"}},
+                "status": {"enum": ["customer", "potential", None]},
+                "not_visited_days": {"type": "integer", "minimum": 1},
+                "lacking_product": {"type": "string"},
+                "other_bank": {"type": "boolean"},
+                "labels": {"type": "array", "items": {"type": "string"}},
+                "campaign": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Household numbers of a campaign list.",
+                },
+            },
+        },
+        "start": {
+            "description": '"branch" (default) or {"lon", "lat"} in `crs`.',
+        },
+        "end": {"description": "As `start`; the start when omitted."},
+        "date": {"type": "string", "format": "date"},
+        "max_visits": {"type": "integer", "default": 12, "maximum": 60},
+        "service_min": {"type": "integer", "default": 20},
+        "work_hours": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["08:30", "17:30"],
+        },
+        "candidates": {
+            "type": "integer",
+            "default": 50,
+            "maximum": 200,
+            "description": "How many of the list, by priority, the day chooses from.",
+        },
+        "crs": {"enum": list(DISPLAY_CRS), "default": "wgs84"},
+    },
+}
+_ROUTE_ID = _param("plan_id", {"type": "string"}, "Id of a plan.", where="path")
+_PLANNERS_OF_VISITS = (
+    "head office, branch head, account manager (within their grids; a plan only "
+    "for the user who made it)"
+)
+
 _EDITORS = "head office (any branch), branch head (own branch)"
 _DESIGNERS = "head office, branch head (own branch), planner"
 _COVERAGE = "head office, planner (everything), branch head (own branch)"
@@ -418,6 +465,61 @@ PATHS: dict[str, dict[str, Any]] = {
             ok=_GEOJSON,
             ok_type="application/geo+json",
             errors=(400, 401, 403),
+        )
+    },
+    "/api/routes/plan": {
+        "post": _op(
+            "Plan a day's route through the visit list the filters give: stops "
+            "in order with times, the unscheduled with reasons, totals against "
+            "nearest-neighbour order, the line along the roads.",
+            _PLANNERS_OF_VISITS,
+            body=_ROUTE_PLAN,
+            errors=(400, 401, 403, 404),
+        )
+    },
+    "/api/routes/{plan_id}": {
+        "get": _op(
+            "A plan made before (kept two hours).",
+            _PLANNERS_OF_VISITS,
+            params=[_ROUTE_ID, _CRS],
+            errors=(400, 401, 404),
+        )
+    },
+    "/api/routes/{plan_id}/order": {
+        "post": _op(
+            "The plan's visits in an order chosen by hand; times and broken "
+            "rules (late, overtime, over quota) recomputed.",
+            _PLANNERS_OF_VISITS,
+            params=[_ROUTE_ID],
+            body={
+                "type": "object",
+                "required": ["order"],
+                "properties": {
+                    "order": {"type": "array", "items": {"type": "string"}},
+                    "crs": {"enum": list(DISPLAY_CRS), "default": "wgs84"},
+                },
+            },
+            errors=(400, 401, 404),
+        )
+    },
+    "/api/routes/{plan_id}/route.{fmt}": {
+        "get": _op(
+            "The plan as GPX or KML (navigation apps) or XLSX (audited export).",
+            _PLANNERS_OF_VISITS,
+            params=[
+                _ROUTE_ID,
+                _param(
+                    "fmt", {"enum": ["gpx", "kml", "xlsx"]}, "File type.", where="path"
+                ),
+                _param(
+                    "crs",
+                    {"enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"},
+                    "GCJ-02 for AMap or Tencent, BD-09 for Baidu, WGS84 for GPS.",
+                ),
+            ],
+            ok={"type": "string", "format": "binary"},
+            ok_type="application/octet-stream",
+            errors=(400, 401, 404),
         )
     },
 }

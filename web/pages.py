@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import folium
@@ -13,6 +14,8 @@ from geogrid import access
 from geogrid.auth import ACCOUNT_MANAGER, PLANNER, User
 from geogrid.nearby import DEFAULT_RADIUS_M, PRODUCT_CHOICES, WEIGHTS
 from geogrid.settings import Config
+from geogrid.store.models import PRODUCTS
+from geogrid.visits import COMMON_LABELS, ROUTE_ROLES
 from layers.boundaries import workload_scale
 from web import maps
 from web.auth import current, landing_path, page_login_required, user_dict
@@ -25,17 +28,18 @@ NAV = {
     "design": ("/design", "nav.design"),
     "nearby": ("/nearby", "nav.nearby"),
     "blindspots": ("/blindspots", "nav.blindspots"),
+    "routes": ("/routes", "nav.routes"),
 }
 
 
 def nav_for(user: User) -> list[tuple[str, str]]:
     """The pages a role's menu lists, its landing page first."""
     if user.role == ACCOUNT_MANAGER:
-        names = ["nearby", "grids"]
+        names = ["nearby", "routes", "grids"]
     elif user.role == PLANNER:
         names = ["blindspots", "grids", "design", "nearby"]
     else:
-        names = ["grids", "design", "nearby", "blindspots"]
+        names = ["grids", "design", "nearby", "routes", "blindspots"]
     return [NAV[n] for n in names]
 
 
@@ -131,3 +135,21 @@ def blindspots() -> ResponseReturnValue:
     access.coverage_scope(user)
     fmap = maps.blindspots_map(_bounds(user), _config(), _t)
     return _render("blindspots", user, fmap, {})
+
+
+@bp.get("/routes")
+@page_login_required
+def routes() -> ResponseReturnValue:
+    """A day's visits: filters, numbered stops on the map, times, reordering,
+    printing and downloads."""
+    user = current()
+    access.require_role(user, ROUTE_ROLES, "plan visits")
+    engine = current_app.config["ENGINE"]
+    fmap = maps.routes_map(_bounds(user), _config(), _t)
+    extra = {
+        "grids": access.grid_choices(engine, user),
+        "products": list(PRODUCTS),
+        "labels": list(COMMON_LABELS),
+        "today": dt.date.today().isoformat(),
+    }
+    return _render("routes", user, fmap, extra)

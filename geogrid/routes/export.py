@@ -492,3 +492,123 @@ def _header(sheet: Worksheet, titles: list[str], row: int = 1) -> None:
 def _local(when: dt.datetime) -> dt.datetime:
     # Excel has no time zones: local wall-clock time
     return when.replace(tzinfo=None)
+
+
+# --- JSON for the viewer --------------------------------------------------------
+
+
+def to_dict(plan: RoutePlan, *, crs: str = "wgs84") -> dict[str, Any]:
+    """A day's route as plain JSON values: what the viewer's route page draws.
+
+    Parameters
+    ----------
+    plan
+        A day's plan.
+    crs
+        ``wgs84``, ``gcj02`` or ``bd09`` for every coordinate (the map's).
+
+    Returns
+    -------
+    dict
+        ``stops`` in visiting order (sequence, id, label, lon, lat, arrival,
+        start, departure as ``HH:MM``, wait, lateness, leg time and distance,
+        time window), ``unscheduled`` (id, reason, detail), ``violations``,
+        ``totals`` (visits, distance, travel and working time, the
+        nearest-neighbour order's distance and travel and the ratios),
+        ``travel_model`` (with the detour factor and speed of straight
+        lines), ``start``, ``end`` and ``line``, a GeoJSON LineString of the
+        route (None when nothing moves).
+    """
+    crs = _export_crs(crs)
+    lon = [plan.start[0], plan.end[0], *(s.stop.lon for s in plan.stops)]
+    lat = [plan.start[1], plan.end[1], *(s.stop.lat for s in plan.stops)]
+    x, y = _converted(lon, lat, crs)
+    stops = [
+        {
+            "sequence": stop.sequence,
+            "id": str(stop.id),
+            "label": stop.stop.label or "",
+            "lon": round(float(x[k + 2]), _DECIMALS),
+            "lat": round(float(y[k + 2]), _DECIMALS),
+            "arrival": f"{stop.arrival:%H:%M}",
+            "start": f"{stop.service_start:%H:%M}",
+            "departure": f"{stop.departure:%H:%M}",
+            "waiting_min": round(stop.waiting_s / 60.0, 1),
+            "late_min": round(stop.late_s / 60.0, 1),
+            "leg_min": round(stop.leg_time_s / 60.0, 1),
+            "leg_km": round(stop.leg_distance_m / 1000.0, 2),
+            "access_m": round(stop.access_m, 1),
+            "time_window": _window_text(stop.stop.time_window),
+        }
+        for k, stop in enumerate(plan.stops)
+    ]
+    line = _line_coords(plan, crs)
+    baseline = plan.baseline
+    return {
+        "date": plan.date.isoformat(),
+        "timezone": plan.timezone,
+        "optimised": plan.optimised,
+        "travel_model": {
+            "name": plan.travel_model,
+            "detour_factor": plan.detour_factor,
+            "speed_kph": plan.speed_kph,
+        },
+        "crs": crs,
+        "start": {
+            "lon": round(float(x[0]), _DECIMALS),
+            "lat": round(float(y[0]), _DECIMALS),
+        },
+        "end": {
+            "lon": round(float(x[1]), _DECIMALS),
+            "lat": round(float(y[1]), _DECIMALS),
+        },
+        "departure": f"{plan.at(plan.departure_s):%H:%M}",
+        "return": f"{plan.at(plan.return_s):%H:%M}",
+        "stops": stops,
+        "unscheduled": [_unscheduled_dict(u) for u in plan.unscheduled],
+        "violations": [
+            {
+                "id": None if v.stop_id is None else str(v.stop_id),
+                "kind": v.kind,
+                "detail": v.detail,
+            }
+            for v in plan.violations
+        ],
+        "totals": {
+            "visits": len(plan.stops),
+            "unscheduled": len(plan.unscheduled),
+            "distance_km": round(plan.total_distance_m / 1000.0, 2),
+            "travel_min": round(plan.total_travel_s / 60.0, 1),
+            "duration_min": round(plan.total_duration_s / 60.0, 1),
+            "nn_distance_km": round(baseline.distance_m / 1000.0, 2),
+            "nn_travel_min": round(baseline.travel_s / 60.0, 1),
+            "distance_ratio": _finite(plan.distance_ratio),
+            "travel_ratio": _finite(plan.travel_ratio),
+        },
+        "line": (
+            {
+                "type": "LineString",
+                "coordinates": [
+                    [round(a, _DECIMALS), round(b, _DECIMALS)] for a, b in line
+                ],
+            }
+            if len(line) >= 2
+            else None
+        ),
+    }
+
+
+def _point_dict(lon: float, lat: float) -> dict[str, float]:
+    return {"lon": round(float(lon), _DECIMALS), "lat": round(float(lat), _DECIMALS)}
+
+
+def _unscheduled_dict(item: Unscheduled) -> dict[str, str]:
+    return {"id": str(item.stop_id), "reason": item.reason, "detail": item.detail}
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 3) if np.isfinite(value) else None
+
+
+def _window_text(spec: Any) -> str:
+    return "" if spec is None else str(spec)
