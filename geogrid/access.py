@@ -568,6 +568,15 @@ def _may_edit(user: User, branch_id: int) -> bool:
     )
 
 
+def may_edit_branch(engine: Engine, user: User, branch_code: str) -> bool:
+    """Whether the user may change the grids of the branch with this code."""
+    if user.role not in (HEAD_OFFICE, BRANCH_HEAD):
+        return False
+    with engine.connect() as conn:
+        branch_id, _ = branch_in_scope(conn, user, branch_code)
+    return _may_edit(user, branch_id)
+
+
 def editable_grid(engine: Engine, user: User, code: str) -> GridRef:
     """The second-level grid ``code`` if the user may change it."""
     with engine.connect() as conn:
@@ -627,7 +636,8 @@ def branch_villages(
         villages = _read(conn, _BRANCH_VILLAGES_SQL, {"b": branch_id})
         grids = _read(
             conn,
-            "SELECT g.code, g.name, count(h.id) AS households, g.geom FROM grid g "
+            "SELECT g.code, g.name, g.version, count(h.id) AS households, g.geom "
+            "FROM grid g "
             "LEFT JOIN household h ON h.grid_id = g.id "
             "WHERE g.level = 2 AND g.branch_id = :b GROUP BY g.id ORDER BY g.code",
             {"b": branch_id},
@@ -837,6 +847,55 @@ def design_for_branch(
         float((current["ratio"] - 1).abs().max()), 4
     )
     return DesignComparison(branch_code, branch_name, current, proposal, summary)
+
+
+def adopt_design(
+    engine: Engine,
+    user: User,
+    design: DesignComparison,
+    *,
+    seen_versions: dict[str, int],
+    reason: str,
+) -> dict[str, Any]:
+    """Adopt a proposal made for a branch, as new versions of its grids.
+
+    The user must be able to change the branch's grids; the proposal must
+    have as many grids as the branch has today (posts and targets stay with
+    the grid codes); ``seen_versions`` are the grid versions the proposal was
+    compared with, and a grid saved since raises Conflict.
+    """
+    from geogrid.grids.generate import adopt
+
+    with engine.connect() as conn:
+        branch_id, _ = branch_in_scope(conn, user, design.branch)
+    check_can_edit(user, branch_id)
+    proposed = set(design.proposal.grids["grid"].astype(str))
+    today = set(design.current["code"].astype(str))
+    if proposed != today:
+        raise InvalidInput(
+            f"This proposal has {len(proposed)} grids and branch {design.branch} "
+            f"has {len(today)}; only a proposal with the same number of grids "
+            "can be adopted (its grids keep today's codes, posts and targets). "
+            "Generate one with the number of grids left empty.",
+            parameter="k",
+        )
+    changeset = adopt(
+        engine,
+        design.branch,
+        design.proposal,
+        actor=user.username,
+        reason=reason,
+        expected_versions=seen_versions,
+    )
+    with engine.connect() as conn:
+        moved = conn.execute(
+            text(
+                "SELECT (detail->>'households_moved')::int FROM audit_log "
+                "WHERE action = 'grid_edit' AND detail->>'changeset' = :c"
+            ),
+            {"c": changeset},
+        ).scalar_one()
+    return {"changeset": changeset, "branch": design.branch, "households_moved": moved}
 
 
 # --- coverage as a user ------------------------------------------------------

@@ -29,6 +29,7 @@ NOWHERE = (401, 404, 404, 404, 404, 404, 404)
 EDIT_G01 = (401, 200, 200, 404, 403, 404, 403)
 STALE_COMMIT_G01 = (401, 409, 409, 404, 403, 404, 403)
 DESIGN_B01 = (401, 200, 200, 404, 403, 403, 200)
+STALE_ADOPT_B01 = (401, 409, 409, 404, 403, 403, 403)
 COVERAGE = (401, 200, 200, 200, 403, 403, 200)
 PAGE = (302, 200, 200, 200, 200, 200, 200)
 PAGE_NOT_AM = (302, 200, 200, 200, 403, 403, 200)
@@ -59,6 +60,7 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
     ("POST", "/api/edits/commit", STALE_COMMIT_G01),
     ("GET", "/api/branches/B01/proposal?k=2", DESIGN_B01),
     ("GET", "/api/branches/B01/proposal.geojson?k=2", DESIGN_B01),
+    ("POST", "/api/branches/B01/proposal/adopt", STALE_ADOPT_B01),
     ("GET", "/api/coverage/summary", COVERAGE),
     ("GET", "/api/coverage/layers/hexes", COVERAGE),
     ("GET", "/api/coverage/blind-spots", COVERAGE),
@@ -140,6 +142,9 @@ def _body(path: str, facts: dict[str, Any]) -> dict[str, Any] | None:
     }
     if path == "/api/edits/preview":
         return move
+    if path.endswith("/proposal/adopt"):
+        # version 0 never exists: a permitted user gets the conflict, not a change
+        return {"reason": "access test", "versions": {"G01-01": 0}}
     if path == "/api/routes/plan":
         return {"filters": {}, "candidates": 4, "max_visits": 2}
     if path.endswith("/order"):

@@ -337,3 +337,44 @@ def test_an_account_manager_plans_reorders_and_downloads_a_route(
     text_of = gpx.read_text(encoding="utf-8")
     positions = [text_of.index(f" {i}</name>") for i in [ids[1], ids[0], *ids[2:]]]
     assert positions == sorted(positions)
+
+
+def test_a_branch_head_compares_a_proposal_and_adopts_it(
+    base_url: str, demo_engine: Engine
+) -> None:
+    def versions() -> dict[str, int]:
+        with demo_engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT g.code, g.version FROM grid g JOIN branch b "
+                    "ON b.id = g.branch_id WHERE b.code = 'B01' AND g.level = 2"
+                )
+            ).all()
+        return {r[0]: r[1] for r in rows}
+
+    before = versions()
+    with logged_in(base_url, "bh_b01", **DESKTOP) as page:
+        page.click("nav a[href='/design']")
+        proposal = wait_loaded(page, "proposal")
+        # both maps drawn: today's grids on the left, the proposal on the right
+        assert page.locator("#map-right path.leaflet-interactive").count() == len(
+            before
+        )
+        assert page.locator("#comparison").is_visible()
+        assert proposal["count"] == len(before)
+
+        page.fill("#adopt-reason", "balance the workloads of B01")
+        page.click("#adopt")
+        page.wait_for_function("() => document.body.dataset.adopted")
+        assert "ok" in page.get_attribute("#message", "class")
+
+    after = versions()
+    assert after == {code: v + 1 for code, v in before.items()}
+    with demo_engine.connect() as conn:
+        actor = conn.execute(
+            text(
+                "SELECT actor FROM audit_log WHERE action = 'grid_edit' "
+                "AND object_id = 'B01'"
+            )
+        ).scalar_one()
+    assert actor == "bh_b01"

@@ -179,3 +179,114 @@ def test_a_proposal_is_shown_beside_today_and_its_download_is_audited(
     assert [(e.actor, e.object_type, e.detail["branch"]) for e in exports] == [
         ("planner_01", "grid_proposal", "B03")
     ]
+
+
+def _grid_versions(engine: Engine, branch: str) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT g.code, g.version FROM grid g JOIN branch b "
+                "ON b.id = g.branch_id WHERE b.code = :b AND g.level = 2"
+            ),
+            {"b": branch},
+        ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def test_head_office_adopts_a_proposal_as_new_grid_versions(
+    demo_engine: Engine,
+) -> None:
+    client = _client(demo_engine, "ho_01")
+    before = _grid_versions(demo_engine, "B02")
+    proposal = client.get("/api/branches/B02/proposal?seed=3").get_json()
+    assert proposal["adoptable"] is True
+    assert proposal["versions"] == before
+
+    done = client.post(
+        "/api/branches/B02/proposal/adopt",
+        json={"seed": 3, "reason": "balance B02", "versions": proposal["versions"]},
+    )
+    assert done.status_code == 200, done.get_json()
+    result = done.get_json()
+
+    # every grid of the branch has a new version with the proposal's shape
+    after = _grid_versions(demo_engine, "B02")
+    assert after == {code: v + 1 for code, v in before.items()}
+    with demo_engine.connect() as conn:
+        for feature in proposal["proposal"]["features"]:
+            stored = conn.execute(
+                text("SELECT ST_AsBinary(geom) FROM grid WHERE code = :c"),
+                {"c": feature["properties"]["grid"]},
+            ).scalar_one()
+            shape = shapely.from_wkb(bytes(stored))
+            drawn = shapely.geometry.shape(feature["geometry"])
+            assert shape.symmetric_difference(drawn).area < 1e-4 * shape.area
+        # households follow their new grids: each in the grid that covers it
+        wrong = conn.execute(
+            text(
+                "SELECT count(*) FROM household h JOIN grid g ON g.id = h.grid_id "
+                "JOIN branch b ON b.id = g.branch_id WHERE b.code = 'B02' "
+                "AND NOT ST_Covers(g.geom, h.geom)"
+            )
+        ).scalar_one()
+        reasons = conn.execute(
+            text(
+                "SELECT DISTINCT v.reason, v.operation FROM grid_version v "
+                "JOIN grid g ON g.id = v.grid_id AND v.version = g.version "
+                "JOIN branch b ON b.id = g.branch_id WHERE b.code = 'B02' "
+                "AND g.level = 2"
+            )
+        ).all()
+    assert wrong == 0
+    assert [tuple(r) for r in reasons] == [("balance B02", "adopt_proposal")]
+    entries = [e for e in _audit(demo_engine, "grid_edit") if e.object_id == "B02"]
+    assert entries[-1].actor == "ho_01"
+    assert entries[-1].detail["households_moved"] == result["households_moved"]
+    # the map's grid layer shows the new shapes straight away (caches cleared)
+    assert (
+        client.get("/api/grids/" + next(iter(after)) + "/history").get_json()[
+            "versions"
+        ][0]["version"]
+        == after[next(iter(after))]
+    )
+
+
+def test_adopting_refuses_stale_versions_other_k_and_other_roles(
+    demo_engine: Engine,
+) -> None:
+    client = _client(demo_engine, "ho_01")
+    versions = _grid_versions(demo_engine, "B01")
+    stale = {**versions, next(iter(versions)): 0}
+    conflict = client.post(
+        "/api/branches/B01/proposal/adopt",
+        json={"reason": "x", "versions": stale},
+    )
+    assert conflict.status_code == 409
+    assert "Generate the proposal again" in conflict.get_json()["error"]["message"]
+
+    other_k = len(versions) + 1
+    proposal = client.get(f"/api/branches/B01/proposal?k={other_k}").get_json()
+    assert proposal["adoptable"] is False and proposal["may_adopt"] is True
+    refused = client.post(
+        "/api/branches/B01/proposal/adopt",
+        json={"k": other_k, "reason": "x", "versions": versions},
+    )
+    assert refused.status_code == 400
+    assert "same number of grids" in refused.get_json()["error"]["message"]
+
+    no_reason = client.post(
+        "/api/branches/B01/proposal/adopt", json={"reason": " ", "versions": versions}
+    )
+    assert no_reason.status_code == 400
+
+    planner = _client(demo_engine, "planner_01")
+    assert planner.get("/api/branches/B01/proposal").get_json()["adoptable"] is False
+    assert (
+        planner.post(
+            "/api/branches/B01/proposal/adopt",
+            json={"reason": "x", "versions": versions},
+        ).status_code
+        == 403
+    )
+    # nothing changed through any of this
+    assert _grid_versions(demo_engine, "B01") == versions

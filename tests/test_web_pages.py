@@ -85,7 +85,9 @@ def test_a_login_returns_to_the_page_asked_for_but_never_elsewhere(
     assert offsite.headers["Location"] == "/grids"
 
 
-@pytest.mark.parametrize("page", ["/grids", "/nearby", "/design", "/blindspots"])
+@pytest.mark.parametrize(
+    "page", ["/grids", "/nearby", "/design", "/blindspots", "/routes"]
+)
 def test_pages_are_shells_that_load_their_data_from_the_api(
     shared_demo: Engine, page: str
 ) -> None:

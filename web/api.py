@@ -381,14 +381,66 @@ def proposal(code: str) -> ResponseReturnValue:
     proposed["ratio"] = proposed["ratio"].round(3)
     proposed["polsby_popper"] = proposed["polsby_popper"].round(3)
     current_grids = design.current.rename(columns={"code": "grid"})
+    versions = {
+        str(c): int(v)
+        for c, v in zip(design.current["code"], design.current["version"], strict=True)
+    }
+    same_grids = set(proposed["grid"].astype(str)) == set(versions)
+    may_adopt = access.may_edit_branch(_engine(), current(), code)
     return {
         "branch": {"code": design.branch, "name": design.branch_name},
         "summary": design.summary,
         "report": design.proposal.report(),
-        "current": _feature_collection(access.to_display(current_grids, crs)),
+        "current": _feature_collection(
+            access.to_display(current_grids.drop(columns="version"), crs)
+        ),
         "proposal": _feature_collection(access.to_display(proposed, crs)),
-        "adoptable": False,
+        "versions": versions,
+        "may_adopt": may_adopt,
+        "adoptable": same_grids and may_adopt,
     }
+
+
+@bp.post("/branches/<code>/proposal/adopt")
+def adopt_proposal(code: str) -> ResponseReturnValue:
+    """Adopt the proposal (same k and seed) as new versions of the branch's grids.
+
+    Body: ``k`` (omitted: as many as today), ``seed``, ``reason`` and the
+    proposal's ``versions``; 409 when a grid was saved since.
+    """
+    user = current()
+    body = json_body(10_000)
+    reason = field(body, "reason", str)
+    seen = field(body, "versions", dict)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in seen.values()):
+        raise InvalidInput(
+            "Field 'versions' must map grid codes to whole version numbers, as "
+            f"the proposal answered; received {seen!r}.",
+            parameter="versions",
+        )
+    k = body.get("k")
+    seed = body.get("seed", 0)
+    for name, value in (("k", k), ("seed", seed)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool)
+        ):
+            raise InvalidInput(
+                f"Field {name!r} must be a whole number as used for the proposal; "
+                f"received {value!r}.",
+                parameter=name,
+            )
+    access.check_design_access(_engine(), user, code)
+    design = _proposals().get_or_compute(
+        (code, k, seed),
+        lambda: access.design_for_branch(_engine(), user, code, k=k, seed=seed),
+    )
+    result = access.adopt_design(
+        _engine(), user, design, seen_versions=seen, reason=reason
+    )
+    _reports().clear()
+    _proposals().clear()
+    _layers().clear()
+    return result
 
 
 @bp.get("/branches/<code>/proposal.geojson")

@@ -164,10 +164,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "design.changed": ("需调整的村", "Villages changing grid"),
     "design.figures": ("方案对比", "Comparison"),
     "design.not_adopted": (
-        "方案仅供比较，不会修改现有网格。"
-        "采纳请下载 GeoJSON，交总行在网格地图上逐项调整。",
-        "A proposal is for comparison only and changes no grid. To adopt it, "
-        "download the GeoJSON and apply it on the grid map, one edit at a time.",
+        "生成方案不会修改现有网格；对比后可由总行或本支行行长采用。",
+        "A proposal changes no grid until head office or the branch's head "
+        "adopts it after comparing.",
+    ),
+    "design.adopt": ("采用此方案", "Adopt this proposal"),
+    "design.adopt_reason": ("采用原因（必填）", "Reason for adopting (required)"),
+    "design.adopt_hint": (
+        "采用后，各网格按方案形成新版本，住户重新划入网格，岗位和目标随网格编号保留；"
+        "可在网格地图的历史中回退。",
+        "Adopting writes a new version of each grid, reassigns households, and "
+        "keeps posts and targets with the grid codes; any grid can be rolled "
+        "back from its history on the grid map.",
+    ),
+    "design.adopted": (
+        "已采用方案：{n} 户调整了网格。",
+        "Proposal adopted: {n} households changed grid.",
+    ),
+    "design.not_adoptable": (
+        "只有网格数与现有相同的方案才能采用（网格数留空）。",
+        "Only a proposal with today's number of grids can be adopted (leave "
+        "the number of grids empty).",
     ),
     # nearby
     "nearby.origin": ("起点", "Start from"),

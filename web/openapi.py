@@ -467,6 +467,30 @@ PATHS: dict[str, dict[str, Any]] = {
             errors=(400, 401, 403),
         )
     },
+    "/api/branches/{code}/proposal/adopt": {
+        "post": _op(
+            "Adopt the proposal made with the same k and seed: new versions of "
+            "the branch's grids, households reassigned, posts and targets kept "
+            "with the grid codes (audited grid edit).",
+            _EDITORS,
+            params=[_BRANCH],
+            body={
+                "type": "object",
+                "required": ["reason", "versions"],
+                "properties": {
+                    "k": {"type": ["integer", "null"]},
+                    "seed": {"type": "integer", "default": 0},
+                    "reason": {"type": "string"},
+                    "versions": {
+                        "type": "object",
+                        "description": "The proposal's `versions`.",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+            },
+            errors=(400, 401, 403, 404, 409, 422),
+        )
+    },
     "/api/routes/plan": {
         "post": _op(
             "Plan a day's route through the visit list the filters give: stops "

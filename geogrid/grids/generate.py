@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geogrid import audit
-from geogrid.errors import InvalidInput, InvariantViolation, NotFound
+from geogrid.errors import Conflict, InvalidInput, InvariantViolation, NotFound
 from geogrid.grids.assign import reassign_households
 from geogrid.grids.design import Proposal, design_grids
 from geogrid.grids.edit import _refresh_grid_villages, load_branch
@@ -119,19 +119,33 @@ def propose(
 
 
 def adopt(
-    engine: Engine, branch: str, proposal: Proposal, *, actor: str, reason: str
+    engine: Engine,
+    branch: str,
+    proposal: Proposal,
+    *,
+    actor: str,
+    reason: str,
+    expected_versions: dict[str, int] | None = None,
 ) -> str:
     """Write a proposal as new versions of the branch's grids; return the changeset.
 
     The proposal must have as many grids as the branch has, named after them
     (as ``propose`` names them when the branch has grids); posts, liaison
-    officers and targets stay with their grid codes.
+    officers and targets stay with their grid codes. With
+    ``expected_versions`` (grid code to version, as the proposal was made
+    against), the grids are locked and a grid saved since by someone else
+    raises Conflict and changes nothing.
     """
     if not reason.strip():
-        raise InvalidInput("Adopting a proposal needs a reason.")
+        raise InvalidInput(
+            "Adopting a proposal needs a reason (it is kept with every grid's "
+            "new version); give one."
+        )
     branch_id, _ = branch_villages(engine, branch)
     changeset = str(uuid.uuid4())
     with engine.begin() as conn:
+        if expected_versions is not None:
+            _check_versions(conn, branch_id, expected_versions)
         current = load_branch(conn, branch_id)
         codes = {code: gid for gid, code in current.codes.items()}
         labels = set(proposal.grids["grid"].astype(str))
@@ -187,3 +201,27 @@ def adopt(
         )
     log.info("Adopted a proposal for branch %s: %d households moved", branch, moved)
     return changeset
+
+
+def _check_versions(conn: Connection, branch_id: int, expected: dict[str, int]) -> None:
+    """Lock the branch's grids; Conflict when one is not at the expected version."""
+    rows = conn.execute(
+        text(
+            "SELECT code, version, updated_by, updated_at FROM grid "
+            "WHERE branch_id = :b AND level = 2 ORDER BY id FOR UPDATE"
+        ),
+        {"b": branch_id},
+    ).all()
+    changed = [r for r in rows if expected.get(r.code) != r.version]
+    if changed:
+        detail = "; ".join(
+            f"{r.code} is at version {r.version}, the proposal was made against "
+            f"version {expected.get(r.code)} (saved by {r.updated_by or 'someone'} "
+            f"at {r.updated_at:%Y-%m-%d %H:%M})"
+            for r in changed
+        )
+        raise Conflict(
+            f"The branch's grids changed since the proposal was made: {detail}. "
+            "Generate the proposal again and adopt that.",
+            grids=[r.code for r in changed],
+        )

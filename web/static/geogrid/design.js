@@ -114,11 +114,46 @@
       h("h3", { text: t("design.figures") + " · " + data.branch.name }),
       table,
       h("div", { class: "buttons" }, [h("a", { class: "button", id: "download-proposal", href: download, text: t("common.download_geojson") })]),
+      adoptForm(data, code, params),
       h("h3", { text: t("design.current") }),
       gridTable(data.current),
       h("h3", { text: t("design.proposal") }),
       gridTable(data.proposal)
     );
+  }
+
+  // adopting: a reason, then new versions of the branch's grids
+  function adoptForm(data, code, params) {
+    if (!data.adoptable) {
+      return data.may_adopt ? h("p", { class: "hint", text: t("design.not_adoptable") }) : null;
+    }
+    var reason = h("input", { id: "adopt-reason", type: "text", required: true, maxlength: "500" });
+    var button = h("button", { type: "submit", id: "adopt", class: "primary", text: t("design.adopt") });
+    var form = h("form", { id: "adopt-form" }, [
+      h("h3", { text: t("design.adopt") }),
+      h("p", { class: "hint", text: t("design.adopt_hint") }),
+      h("label", {}, [t("design.adopt_reason"), reason]),
+      h("div", { class: "buttons" }, [button]),
+    ]);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!reason.value.trim()) { reason.focus(); return; }
+      button.disabled = true;
+      var body = { k: params.k ? Number(params.k) : null, seed: Number(params.seed || 0), reason: reason.value, versions: data.versions };
+      gg.api("POST", "/api/branches/" + encodeURIComponent(code) + "/proposal/adopt", body).then(
+        function (done) {
+          return run().then(function () {
+            gg.say(message, t("design.adopted", { n: gg.num(done.households_moved) }), "ok");
+            document.body.dataset.adopted = done.changeset;
+          });
+        },
+        function (err) {
+          button.disabled = false;
+          gg.say(message, err.message, err.status === 409 ? "conflict" : "error");
+        }
+      );
+    });
+    return form;
   }
 
   document.getElementById("design-form").addEventListener("submit", run);
