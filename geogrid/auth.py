@@ -21,7 +21,12 @@ from sqlalchemy import Engine, Row, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from geogrid import audit
-from geogrid.errors import GeogridError, InvalidInput, NotAuthenticated, NotFound
+from geogrid.errors import (
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +39,6 @@ MIN_PASSWORD_LENGTH = 8
 
 # compared against when the user name is unknown, so both cases take as long
 _DUMMY_HASH = generate_password_hash("geogrid-no-such-user")
-
-
-class TooManyAttempts(GeogridError):
-    """Too many failed log-ins from one user name or address; wait and retry."""
-
-    status = 429
-    code = "too_many_attempts"
 
 
 @dataclass(frozen=True)

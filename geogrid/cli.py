@@ -510,6 +510,62 @@ def visits_plan(
         console.print(f"Wrote {output}.")
 
 
+# -- users -----------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def users() -> None:
+    """Viewer users: list them, set a password."""
+
+
+@users.command(name="list")
+@click.option("--role", help="Only this role (head_office, branch_head, ...).")
+def users_list(role: str | None) -> None:
+    """User names, names, roles and branches (no passwords, no phones)."""
+    from sqlalchemy import text
+
+    with _engine().connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.username, s.name, s.role, b.code FROM staff s "
+                "LEFT JOIN branch b ON b.id = s.branch_id "
+                "WHERE s.username IS NOT NULL "
+                "AND (CAST(:r AS text) IS NULL OR s.role = :r) "
+                "ORDER BY s.role, s.username"
+            ),
+            {"r": role},
+        ).all()
+    for username, name, user_role, branch in rows:
+        console.print(
+            f"{username:<16} {user_role:<16} {branch or '-':<5} {name}",
+            highlight=False,
+        )
+    console.print(f"{len(rows):,} users.")
+
+
+@users.command(name="set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from standard input (for scripts).",
+)
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password (asked twice, not shown); the change is audited."""
+    import getpass
+
+    from geogrid.auth import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(
+            "New password", hide_input=True, confirmation_prompt=True
+        )
+    set_password(_engine(), username, password, actor=getpass.getuser())
+    console.print(f"Password of {username} changed.")
+
+
 def _register_subcommands() -> None:
     from geogrid.coverage.cli import coverage
     from geogrid.geocode.cli import geocode

@@ -83,3 +83,10 @@ class DatabaseUnavailable(GeogridError):
 
     status = 503
     code = "database_unavailable"
+
+
+class TooManyAttempts(GeogridError):
+    """Too many failed log-ins from one user name or address; wait and retry."""
+
+    status = 429
+    code = "too_many_attempts"

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from geogrid.errors import InvalidInput
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +45,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "TILE_ATTRIBUTION": Setting("", "Attribution shown for the base tiles."),
     "LOG_LEVEL": Setting("INFO", "Logging level for the CLI and the server."),
+    "SESSION_HOURS": Setting(
+        "8", "A viewer session ends this many hours after log-in (1 to 24)."
+    ),
+    "SESSION_IDLE_MINUTES": Setting(
+        "30", "A viewer session ends after this many minutes without a request."
+    ),
 }
 
 
@@ -57,11 +65,33 @@ class Config:
     tile_crs: str = "wgs84"
     tile_attribution: str = ""
     log_level: str = "INFO"
+    session_hours: str = "8"
+    session_idle_minutes: str = "30"
 
     @property
     def managed_db_dir(self) -> Path:
         """Folder of the private PostGIS cluster."""
         return self.data_dir / "pg"
+
+    def session_limits(self) -> tuple[float, float]:
+        """(hours after log-in, idle minutes) a viewer session lasts, checked."""
+        limits = []
+        for name, raw, low, high in (
+            ("SESSION_HOURS", self.session_hours, 0.1, 24.0),
+            ("SESSION_IDLE_MINUTES", self.session_idle_minutes, 1.0, 24 * 60.0),
+        ):
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not low <= value <= high:
+                raise InvalidInput(
+                    f"GEOGRID_{name} must be a number from {low:g} to {high:g}; "
+                    f"received {raw!r}. Fix the environment variable.",
+                    setting=name,
+                )
+            limits.append(value)
+        return limits[0], limits[1]
 
 
 def load_config(environ: dict[str, str] | None = None) -> Config:

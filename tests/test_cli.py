@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
+from geogrid.auth import authenticate
 from geogrid.cli import main
+from geogrid.errors import NotAuthenticated
 from tests import factories
 
 
@@ -82,3 +84,47 @@ def test_domain_errors_print_one_line_and_exit_2(
     assert result.exit_code == 2
     assert "error:" in result.output and "gcj2" in result.output
     assert "Traceback" not in result.output
+
+
+def test_head_office_sets_a_users_password_from_the_command_line(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "GEOGRID_DATABASE_URL", demo_engine.url.render_as_string(hide_password=False)
+    )
+    runner = CliRunner()
+    listed = runner.invoke(main, ["users", "list", "--role", "planner"])
+    assert listed.exit_code == 0, listed.output
+    assert "planner_01" in listed.output and "ho_01" not in listed.output
+
+    changed = runner.invoke(
+        main,
+        ["users", "set-password", "am_b01_01", "--password-stdin"],
+        input="a-new-secret-9\n",
+    )
+    assert changed.exit_code == 0, changed.output
+    assert authenticate(demo_engine, "am_b01_01", "a-new-secret-9").username == (
+        "am_b01_01"
+    )
+    with pytest.raises(NotAuthenticated):
+        authenticate(demo_engine, "am_b01_01", "geogrid-demo")
+    with demo_engine.connect() as conn:
+        audited = (
+            conn.execute(
+                text("SELECT object_id FROM audit_log WHERE action = 'set_password'")
+            )
+            .scalars()
+            .all()
+        )
+    assert audited == ["am_b01_01"]
+
+    short = runner.invoke(
+        main, ["users", "set-password", "am_b01_01", "--password-stdin"], input="x\n"
+    )
+    assert short.exit_code == 2 and "at least 8 characters" in short.output
+    nobody = runner.invoke(
+        main,
+        ["users", "set-password", "no_such_user", "--password-stdin"],
+        input="long-enough-1\n",
+    )
+    assert nobody.exit_code == 2 and "no_such_user" in nobody.output

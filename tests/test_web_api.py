@@ -368,3 +368,17 @@ def test_tile_origin_reads_subdomain_templates() -> None:
         tile_origin("http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png")
         == "http://10.0.0.5:8080"
     )
+
+
+def test_session_lengths_come_from_the_settings_and_are_checked(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOGRID_SESSION_HOURS", "2")
+    monkeypatch.setenv("GEOGRID_SESSION_IDLE_MINUTES", "10")
+    app = create_app({"ENGINE": engine})
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 2 * 3600
+    assert app.config["SESSION_IDLE_MINUTES"] == 10
+
+    monkeypatch.setenv("GEOGRID_SESSION_HOURS", "forever")
+    with pytest.raises(InvalidInput, match=r"GEOGRID_SESSION_HOURS.*'forever'"):
+        create_app({"ENGINE": engine})

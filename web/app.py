@@ -24,9 +24,6 @@ csrf = CSRFProtect()
 
 DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
-    # a session ends 8 hours after log-in, or after 30 minutes without a request
-    "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=8),
-    "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "geogrid_session",
@@ -42,8 +39,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``test_config`` overrides settings (e.g. ENGINE, TESTING)."""
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     config = load_config()
+    # a session ends GEOGRID_SESSION_HOURS after log-in (8), or after
+    # GEOGRID_SESSION_IDLE_MINUTES without a request (30)
+    hours, idle_minutes = config.session_limits()
     app.config.update(
-        DEFAULTS, SECRET_KEY=config.secret_key or secrets.token_hex(32), GEOGRID=config
+        DEFAULTS,
+        SECRET_KEY=config.secret_key or secrets.token_hex(32),
+        GEOGRID=config,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=hours),
+        SESSION_IDLE_MINUTES=idle_minutes,
     )
     if test_config:
         app.config.update(test_config)

@@ -24,13 +24,12 @@ from flask_wtf.csrf import generate_csrf
 from geogrid.auth import (
     ACCOUNT_MANAGER,
     PLANNER,
-    TooManyAttempts,
     User,
     authenticate,
     demo_password_works,
     load_user,
 )
-from geogrid.errors import InvalidInput, NotAuthenticated
+from geogrid.errors import InvalidInput, NotAuthenticated, TooManyAttempts
 from web.i18n import translate
 
 bp = Blueprint("auth", __name__)
