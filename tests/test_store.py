@@ -6,11 +6,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from geogrid.store.cluster import Cluster
-from geogrid.store.db import migrate
+from geogrid.store.db import alembic_config, migrate
 from geogrid.store.models import Base
 
 DOMAIN_TABLES = {
@@ -46,7 +48,17 @@ def test_migrating_twice_is_harmless(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert version == head == "0002"
+
+
+def test_the_household_summary_migration_goes_down_and_up(engine: Engine) -> None:
+    command.downgrade(alembic_config(engine), "0001")
+    assert "members" not in {
+        c["name"] for c in inspect(engine).get_columns("household")
+    }
+    migrate(engine)
+    assert "members" in {c["name"] for c in inspect(engine).get_columns("household")}
 
 
 def test_every_geometry_column_has_a_gist_index(engine: Engine) -> None:

@@ -16,6 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from geogrid.demo.generate import DemoCounty, generate_county, write_boundaries
 from geogrid.store.bulk import copy_frame, ewkb_hex, pg_text_array
+from geogrid.store.summary import SUMMARY_COLUMNS, summary_frame
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +317,8 @@ def _load_households(
         .map(grid_id)
     )
     points = shapely.points(hh["lon"].to_numpy(), hh["lat"].to_numpy())
+    people = county.persons.reset_index(drop=True)
+    figures = summary_frame(people).reindex(hh["household_no"], fill_value=0)
     copy_frame(
         conn,
         "household",
@@ -329,6 +332,7 @@ def _load_households(
                 "geocode_level": hh["geocode_level"],
                 "grid_id": hh["village_code"].map(village_grid).astype("Int64"),
                 "time_window": hh["time_window"],
+                **{c: figures[c].to_numpy() for c in SUMMARY_COLUMNS},
             }
         ),
     )

@@ -250,6 +250,10 @@ class GridTarget(Base):
 # -- households and people ------------------------------------------------------
 
 
+def _count() -> Any:
+    return mapped_column(SmallInteger, server_default="0")
+
+
 class Household(Base):
     """A household, customer or not, with its location and geocoding precision."""
 
@@ -267,6 +271,16 @@ class Household(Base):
     # whose per-row checks would slow bulk imports several-fold
     batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = _now()
+    # figures of the household's people, kept by geogrid.store.summary
+    members: Mapped[int] = _count()
+    customers: Mapped[int] = _count()
+    potential_members: Mapped[int] = _count()
+    customers_without_mobile_banking: Mapped[int] = _count()
+    customers_without_pos: Mapped[int] = _count()
+    customers_without_payment: Mapped[int] = _count()
+    deposit_other_total: Mapped[Decimal] = mapped_column(
+        Numeric(18, 2), server_default="0"
+    )
 
 
 class Person(Base):
