@@ -121,6 +121,34 @@ def migrate() -> None:
     console.print("Schema is up to date.")
 
 
+@db.command(name="refresh-summaries")
+@click.option(
+    "--check", is_flag=True, help="Only report households whose figures are stale."
+)
+def refresh_summaries(check: bool) -> None:
+    """Recompute the per-household figures (people, customers, money elsewhere)
+    from the people; needed only after other tools wrote to the person table."""
+    from geogrid.store.summary import refresh_household_summary, summary_mismatches
+
+    engine = _engine()
+    if check:
+        with engine.connect() as conn:
+            stale = summary_mismatches(conn)
+        if stale:
+            console.print(
+                f"Stale figures on households {', '.join(map(str, stale))}"
+                f"{' and more' if len(stale) == 20 else ''}; run "
+                "`geogrid db refresh-summaries`."
+            )
+            sys.exit(1)
+        console.print("Every household's figures match its people.")
+        return
+    with _progress("summaries") as step, engine.begin() as conn:
+        step("recomputing", 0.1)
+        changed = refresh_household_summary(conn)
+    console.print(f"{changed:,} households' figures updated.")
+
+
 @db.command()
 def url() -> None:
     """Print the SQLAlchemy URL of the database (starting the cluster if needed)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
+from geogrid.cli import main
 from geogrid.store.summary import refresh_household_summary, summary_mismatches
 
 
@@ -75,3 +78,27 @@ def test_a_refresh_follows_changed_and_removed_people(demo_engine: Engine) -> No
     assert _figures(demo_engine, household)["members"] == 0
     with demo_engine.connect() as conn:
         assert summary_mismatches(conn) == []
+
+
+def test_the_command_line_checks_and_refreshes_the_figures(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "GEOGRID_DATABASE_URL", demo_engine.url.render_as_string(hide_password=False)
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "refresh-summaries", "--check"]).exit_code == 0
+    with demo_engine.begin() as conn:
+        household = conn.execute(text("SELECT min(household_id) FROM person")).scalar()
+        conn.execute(
+            text(
+                "UPDATE person SET deposit_other = deposit_other + 1 "
+                "WHERE household_id = :h"
+            ),
+            {"h": household},
+        )
+    stale = runner.invoke(main, ["db", "refresh-summaries", "--check"])
+    assert stale.exit_code == 1 and str(household) in stale.output
+    fixed = runner.invoke(main, ["db", "refresh-summaries"])
+    assert fixed.exit_code == 0 and "1 households" in fixed.output
+    assert runner.invoke(main, ["db", "refresh-summaries", "--check"]).exit_code == 0
