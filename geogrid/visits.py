@@ -363,10 +363,12 @@ def plan_days(
     households: gpd.GeoDataFrame,
     start: tuple[float, float],
     *,
+    end: tuple[float, float] | None = None,
     first_day: dt.date | None = None,
     days: int = 5,
     quota_per_day: int = 12,
     service_min: int = 20,
+    work_hours: tuple[str, str] = ("08:30", "17:30"),
 ) -> WeekPlan:
     """Spread the listed households over working days, each day compact."""
     if households.empty:
@@ -376,9 +378,11 @@ def plan_days(
     return plan_week(
         _stops(households, service_min),
         start,
+        end,
         travel=travel_model(engine),
         first_day=first_day,
         days=days,
         quota_per_day=quota_per_day,
+        work_hours=work_hours,
         county=_county(engine),
     )

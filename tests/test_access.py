@@ -67,6 +67,7 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
     ("GET", "/api/coverage/report.xlsx", COVERAGE),
     ("GET", "/api/coverage/report.geojson", COVERAGE),
     ("POST", "/api/routes/plan", PLAN_ROUTE),
+    ("POST", "/api/routes/week", PLAN_ROUTE),
     ("GET", "/api/routes/not-a-plan", NOWHERE),
     ("POST", "/api/routes/not-a-plan/order", NOWHERE),
     ("GET", "/api/routes/not-a-plan/route.gpx", NOWHERE),
@@ -147,6 +148,8 @@ def _body(path: str, facts: dict[str, Any]) -> dict[str, Any] | None:
         return {"reason": "access test", "versions": {"G01-01": 0}}
     if path == "/api/routes/plan":
         return {"filters": {}, "candidates": 4, "max_visits": 2}
+    if path == "/api/routes/week":
+        return {"filters": {}, "candidates": 4, "max_visits": 2, "days": 2}
     if path.endswith("/order"):
         return {"order": []}
     if path == "/api/edits/commit":

@@ -378,3 +378,33 @@ def test_a_branch_head_compares_a_proposal_and_adopts_it(
             )
         ).scalar_one()
     assert actor == "bh_b01"
+
+
+def test_an_account_manager_plans_a_week_and_switches_days(base_url: str) -> None:
+    with logged_in(base_url, "am_b01_01", **PHONE) as page:
+        page.goto(base_url + "/routes")
+        page.click("#day summary")
+        page.select_option("#mode", "week")
+        page.fill("#days", "3")
+        page.fill("#max-visits", "4")
+        page.click("#plan")
+        first = wait_loaded(page, "route")
+        answer = api(page, first["url"].split("#")[0])
+        assert answer["week"] is True
+        dates = page.eval_on_selector_all(
+            "#day-tabs button", "els => els.map(e => e.dataset.date)"
+        )
+        assert dates == [d["date"] for d in answer["days"]]
+        shown = page.eval_on_selector_all(
+            "#stops li", "els => els.map(e => e.dataset.id)"
+        )
+        assert shown == [s["id"] for s in answer["days"][0]["stops"]]
+
+        before = page.evaluate("geogrid.loaded.route.at")
+        page.click("#day-tabs button:nth-child(2)")
+        wait_loaded(page, "route", after=before)
+        shown = page.eval_on_selector_all(
+            "#stops li", "els => els.map(e => e.dataset.id)"
+        )
+        assert shown == [s["id"] for s in answer["days"][1]["stops"]]
+        assert page.locator("#unscheduled li").count() == len(answer["unscheduled"])

@@ -292,3 +292,55 @@ def test_households_that_cannot_be_visited_that_day_are_listed_with_why(
     assert plan["stops"] == []
     assert {u["id"] for u in plan["unscheduled"]} == set(weekend)
     assert {u["reason"] for u in plan["unscheduled"]} == {"not_available"}
+
+
+def test_a_week_spreads_the_list_over_working_days_under_the_quota(
+    app: Flask, shared_demo: Engine
+) -> None:
+    client = _client(app, "am_b01_01")
+    response = client.post(
+        "/api/routes/week",
+        json={
+            "filters": {"not_visited_days": 90},
+            "date": "2026-12-04",  # a Friday: the days are Fri, Mon, Tue
+            "days": 3,
+            "max_visits": 5,
+            "candidates": 40,
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    week = response.get_json()
+    assert week["week"] is True
+    assert [d["date"] for d in week["days"]] == [
+        "2026-12-04",
+        "2026-12-07",
+        "2026-12-08",
+    ]
+    visits = [s["id"] for d in week["days"] for s in d["stops"]]
+    assert all(len(d["stops"]) <= 5 for d in week["days"])
+    # every candidate is on exactly one day or left over with a reason
+    left = [u["id"] for u in week["unscheduled"]]
+    assert len(visits) == len(set(visits)) == week["totals"]["visits"]
+    assert sorted(visits + left) == sorted(set(visits + left))
+    assert len(visits) + len(left) == 40
+    assert all(u["reason"] and u["detail"] for u in week["unscheduled"])
+
+    # one day reordered by hand; the other days stay as they were
+    monday = week["days"][1]
+    order = [s["id"] for s in monday["stops"]][::-1]
+    again = client.post(
+        f"/api/routes/{week['id']}/order", json={"order": order, "day": "2026-12-07"}
+    ).get_json()
+    assert [s["id"] for s in again["days"][1]["stops"]] == order
+    assert again["days"][0]["stops"] == week["days"][0]["stops"]
+    no_day = client.post(f"/api/routes/{week['id']}/order", json={"order": order})
+    assert (
+        no_day.status_code == 400
+        and "2026-12-07" in no_day.get_json()["error"]["message"]
+    )
+
+    # the download holds every day's visits
+    xlsx = client.get(f"/api/routes/{week['id']}/route.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
+    rows = list(book.worksheets[0].iter_rows(min_row=2, values_only=True))
+    assert sorted(str(r[2]) for r in rows) == sorted(visits)

@@ -501,6 +501,26 @@ PATHS: dict[str, dict[str, Any]] = {
             errors=(400, 401, 403, 404),
         )
     },
+    "/api/routes/week": {
+        "post": _op(
+            "Spread the visit list over `days` working days (1-6) from `date` "
+            "under the daily quota (`max_visits`), each day a compact route; "
+            "the households no day takes are listed with the reason.",
+            _PLANNERS_OF_VISITS,
+            body={
+                "allOf": [
+                    _ROUTE_PLAN,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "days": {"type": "integer", "default": 5, "maximum": 6}
+                        },
+                    },
+                ]
+            },
+            errors=(400, 401, 403, 404),
+        )
+    },
     "/api/routes/{plan_id}": {
         "get": _op(
             "A plan made before (kept two hours).",
@@ -520,6 +540,11 @@ PATHS: dict[str, dict[str, Any]] = {
                 "required": ["order"],
                 "properties": {
                     "order": {"type": "array", "items": {"type": "string"}},
+                    "day": {
+                        "type": "string",
+                        "format": "date",
+                        "description": "Which day, for a week's plan.",
+                    },
                     "crs": {"enum": list(DISPLAY_CRS), "default": "wgs84"},
                 },
             },

@@ -22,12 +22,13 @@ from geogrid import access
 from geogrid.auth import User
 from geogrid.crs import convert_points
 from geogrid.errors import InvalidInput, NotFound
-from geogrid.routes import RoutePlan, retime, to_gpx, to_kml, to_xlsx
-from geogrid.routes.export import to_dict
+from geogrid.routes import RoutePlan, WeekPlan, retime, to_gpx, to_kml, to_xlsx
+from geogrid.routes.export import to_dict, unscheduled_dict
 from geogrid.store.models import PRODUCTS
 from geogrid.visits import (
     VisitFilter,
     plan_day,
+    plan_days,
     start_for,
     visit_list_for,
 )
@@ -41,6 +42,9 @@ PLAN_TTL_S = 2 * 3600
 MAX_PLANS = 200
 DEFAULT_CANDIDATES = 50
 MAX_CANDIDATES = 200
+DEFAULT_WEEK_CANDIDATES = 100
+MAX_WEEK_CANDIDATES = 300
+MAX_DAYS = 6
 BODY_MAX_BYTES = 200_000
 
 
@@ -49,7 +53,7 @@ class _Kept:
     """A plan and what the page shows beside it, for the user who made it."""
 
     user_id: int
-    plan: RoutePlan
+    plan: RoutePlan | WeekPlan
     households: dict[str, dict[str, Any]]
     listed: int
 
@@ -225,10 +229,40 @@ def _households(listed: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
     return info
 
 
-def _answer(plan_id: str, kept: _Kept, crs: str) -> dict[str, Any]:
-    body = to_dict(kept.plan, crs="wgs84" if crs == "cgcs2000" else crs)
+def _day_answer(plan: RoutePlan, kept: _Kept, crs: str) -> dict[str, Any]:
+    body = to_dict(plan, crs="wgs84" if crs == "cgcs2000" else crs)
     for item in (*body["stops"], *body["unscheduled"]):
         item.update(kept.households.get(item["id"], {}))
+    return body
+
+
+def _answer(plan_id: str, kept: _Kept, crs: str) -> dict[str, Any]:
+    if isinstance(kept.plan, WeekPlan):
+        week = kept.plan
+        days = [_day_answer(day, kept, crs) for day in week.days]
+        for day in days:
+            # a day lists only its own visits; what no day takes is the week's
+            day.pop("unscheduled")
+            day["totals"].pop("unscheduled")
+        unscheduled = [unscheduled_dict(u) for u in week.unscheduled]
+        for item in unscheduled:
+            item.update(kept.households.get(item["id"], {}))
+        body: dict[str, Any] = {
+            "week": True,
+            "days": days,
+            "unscheduled": unscheduled,
+            "travel_model": days[0]["travel_model"] if days else None,
+            "totals": {
+                "days": len(days),
+                "visits": week.n_visits,
+                "unscheduled": len(unscheduled),
+                "distance_km": round(week.total_distance_m / 1000.0, 2),
+                "travel_min": round(week.total_travel_s / 60.0, 1),
+                "quota_per_day": week.quota_per_day,
+            },
+        }
+    else:
+        body = {"week": False, **_day_answer(kept.plan, kept, crs)}
     body["id"] = plan_id
     body["listed"] = kept.listed
     body["downloads"] = {
@@ -250,18 +284,31 @@ def _kept(plan_id: str, user: User) -> _Kept:
 # --- the views --------------------------------------------------------------------
 
 
-@bp.post("/plan")
-def plan() -> ResponseReturnValue:
-    """Plan a day's route through the visit list the filters give."""
-    user = current()
-    body = json_body(BODY_MAX_BYTES)
+@dataclass
+class _Asked:
+    """A plan request read and checked: the list, the start and the day's rules."""
+
+    crs: str
+    listed: gpd.GeoDataFrame
+    chosen: gpd.GeoDataFrame
+    start: tuple[float, float]
+    end: tuple[float, float] | None
+    date: dt.date
+    max_visits: int
+    service_min: int
+    work_hours: tuple[str, str]
+
+
+def _asked(
+    user: User, body: dict[str, Any], default_candidates: int, most_candidates: int
+) -> _Asked:
     crs = _body_crs(body)
     wanted = _visit_filter(body)
-    candidates = _int_field(body, "candidates", DEFAULT_CANDIDATES, 1, MAX_CANDIDATES)
-    assert candidates is not None
+    candidates = _int_field(body, "candidates", default_candidates, 1, most_candidates)
     max_visits = _int_field(body, "max_visits", 12, 1, 60)
     service_min = _int_field(body, "service_min", 20, 1, 240)
-    assert service_min is not None and max_visits is not None
+    assert candidates is not None and max_visits is not None
+    assert service_min is not None
     engine = _engine()
     listed = visit_list_for(engine, user, wanted)
     if listed.empty:
@@ -271,23 +318,65 @@ def plan() -> ResponseReturnValue:
             "without a visit, or no product condition).",
             parameter="filters",
         )
-    chosen = listed.head(candidates)
-    start = _point(body, "start", crs) or start_for(engine, user, wanted.grids)
-    end = _point(body, "end", crs)
-    route = plan_day(
-        engine,
-        chosen,
-        start,
-        end=end,
+    return _Asked(
+        crs=crs,
+        listed=listed,
+        chosen=listed.head(candidates),
+        start=_point(body, "start", crs) or start_for(engine, user, wanted.grids),
+        end=_point(body, "end", crs),
         date=_date(body),
         max_visits=max_visits,
         service_min=service_min,
         work_hours=_work_hours(body),
     )
+
+
+def _keep(user: User, plan: RoutePlan | WeekPlan, asked: _Asked) -> dict[str, Any]:
     plan_id = secrets.token_urlsafe(12)
-    kept = _Kept(user.id, route, _households(chosen), len(listed))
+    kept = _Kept(user.id, plan, _households(asked.chosen), len(asked.listed))
     _plans().put(plan_id, kept)
-    return _answer(plan_id, kept, crs)
+    return _answer(plan_id, kept, asked.crs)
+
+
+@bp.post("/plan")
+def plan() -> ResponseReturnValue:
+    """Plan a day's route through the visit list the filters give."""
+    user = current()
+    asked = _asked(user, json_body(BODY_MAX_BYTES), DEFAULT_CANDIDATES, MAX_CANDIDATES)
+    route = plan_day(
+        _engine(),
+        asked.chosen,
+        asked.start,
+        end=asked.end,
+        date=asked.date,
+        max_visits=asked.max_visits,
+        service_min=asked.service_min,
+        work_hours=asked.work_hours,
+    )
+    return _keep(user, route, asked)
+
+
+@bp.post("/week")
+def week() -> ResponseReturnValue:
+    """Spread the visit list over the working days from ``date``, each day a
+    compact route under the daily quota."""
+    user = current()
+    body = json_body(BODY_MAX_BYTES)
+    days = _int_field(body, "days", 5, 1, MAX_DAYS)
+    assert days is not None
+    asked = _asked(user, body, DEFAULT_WEEK_CANDIDATES, MAX_WEEK_CANDIDATES)
+    plan = plan_days(
+        _engine(),
+        asked.chosen,
+        asked.start,
+        end=asked.end,
+        first_day=asked.date,
+        days=days,
+        quota_per_day=asked.max_visits,
+        service_min=asked.service_min,
+        work_hours=asked.work_hours,
+    )
+    return _keep(user, plan, asked)
 
 
 @bp.get("/<plan_id>")
@@ -310,9 +399,27 @@ def reorder(plan_id: str) -> ResponseReturnValue:
             f"received {order!r}.",
             parameter="order",
         )
-    kept.plan = retime(kept.plan, order)
+    if isinstance(kept.plan, WeekPlan):
+        kept.plan.days[_day_index(kept.plan, body)] = retime(
+            kept.plan.days[_day_index(kept.plan, body)], order
+        )
+    else:
+        kept.plan = retime(kept.plan, order)
     _plans().put(plan_id, kept)
     return _answer(plan_id, kept, _body_crs(body))
+
+
+def _day_index(week: WeekPlan, body: dict[str, Any]) -> int:
+    """Which day of a week an order is for (the body's ``day``, YYYY-MM-DD)."""
+    raw = body.get("day")
+    dates = [d.isoformat() for d in week.dates]
+    if raw not in dates:
+        raise InvalidInput(
+            f"This plan covers several days: field 'day' must name one of "
+            f"{', '.join(dates)}; received {raw!r}.",
+            parameter="day",
+        )
+    return dates.index(raw)
 
 
 _MIMETYPES = {
@@ -332,6 +439,8 @@ def download(plan_id: str, fmt: str) -> ResponseReturnValue:
             f"received route.{fmt}."
         )
     kept = _kept(plan_id, user)
+    plan = kept.plan
+    first_day = plan.dates[0] if isinstance(plan, WeekPlan) else plan.date
     crs = choice_arg("crs", ("wgs84", "gcj02", "bd09"), "wgs84") or "wgs84"
     if fmt == "gpx":
         data: bytes = to_gpx(kept.plan, crs=crs).encode("utf-8")
@@ -344,12 +453,12 @@ def download(plan_id: str, fmt: str) -> ResponseReturnValue:
         user,
         "route",
         fmt,
-        len(kept.plan.stops),
+        plan.n_visits if isinstance(plan, WeekPlan) else len(plan.stops),
         plan=plan_id,
         crs=crs,
-        date=kept.plan.date.isoformat(),
+        date=first_day.isoformat(),
     )
     response = Response(data, mimetype=_MIMETYPES[fmt])
-    name = f"route-{kept.plan.date.isoformat()}-{crs}.{fmt}"
+    name = f"route-{first_day.isoformat()}-{crs}.{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

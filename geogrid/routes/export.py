@@ -565,7 +565,7 @@ def to_dict(plan: RoutePlan, *, crs: str = "wgs84") -> dict[str, Any]:
         "departure": f"{plan.at(plan.departure_s):%H:%M}",
         "return": f"{plan.at(plan.return_s):%H:%M}",
         "stops": stops,
-        "unscheduled": [_unscheduled_dict(u) for u in plan.unscheduled],
+        "unscheduled": [unscheduled_dict(u) for u in plan.unscheduled],
         "violations": [
             {
                 "id": None if v.stop_id is None else str(v.stop_id),
@@ -602,7 +602,8 @@ def _point_dict(lon: float, lat: float) -> dict[str, float]:
     return {"lon": round(float(lon), _DECIMALS), "lat": round(float(lat), _DECIMALS)}
 
 
-def _unscheduled_dict(item: Unscheduled) -> dict[str, str]:
+def unscheduled_dict(item: Unscheduled) -> dict[str, str]:
+    """A stop left out, as JSON values: id, reason, detail."""
     return {"id": str(item.stop_id), "reason": item.reason, "detail": item.detail}
 
 

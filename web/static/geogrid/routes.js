@@ -16,7 +16,12 @@
 
   var COLOURS = { route: "#1f4e79", potential: "#b36b00", customer: "#1b5e20", late: "#c62828" };
   var drawn = L.layerGroup().addTo(map);
-  var state = { plan: null, start: "branch", point: null, picking: false };
+  // answer: the API's plan (a day, or a week of days); plan: the day shown
+  var state = { answer: null, plan: null, day: 0, start: "branch", point: null, picking: false };
+  var week = function () { return state.answer && state.answer.week; };
+  $("mode").addEventListener("change", function () {
+    $("days-label").hidden = $("mode").value !== "week";
+  });
 
   // --- where the day starts ----------------------------------------------------
 
@@ -86,6 +91,7 @@
       service_min: Number($("service-min").value),
       work_hours: [$("work-from").value, $("work-to").value],
       candidates: Number($("candidates").value),
+      days: $("mode").value === "week" ? Number($("days").value) : undefined,
     };
   }
 
@@ -93,9 +99,11 @@
     e.preventDefault();
     $("plan").disabled = true;
     gg.say(message, t("routes.planning"));
-    gg.api("POST", "/api/routes/plan", request()).then(function (plan) {
+    var path = $("mode").value === "week" ? "/api/routes/week" : "/api/routes/plan";
+    gg.api("POST", path, request()).then(function (answer) {
       gg.say(message, "");
-      show(plan);
+      state.day = 0;
+      show(answer);
       $("filters").open = false;
       $("day").open = false;
     }, function (err) {
@@ -105,8 +113,10 @@
 
   function reorder(order) {
     gg.say(message, t("common.loading"));
-    return gg.api("POST", "/api/routes/" + state.plan.id + "/order", { order: order, crs: crs }).then(
-      function (plan) { gg.say(message, ""); show(plan, true); },
+    var body = { order: order, crs: crs };
+    if (week()) body.day = state.plan.date;
+    return gg.api("POST", "/api/routes/" + state.answer.id + "/order", body).then(
+      function (answer) { gg.say(message, ""); show(answer, true); },
       function (err) { gg.say(message, err.message, "error"); }
     );
   }
@@ -122,16 +132,44 @@
 
   // --- showing it -------------------------------------------------------------------
 
-  function show(plan, keepView) {
-    state.plan = plan;
+  function show(answer, keepView) {
+    state.answer = answer;
     result.hidden = false;
+    $("week-totals").hidden = !answer.week;
+    $("day-tabs").hidden = !answer.week;
+    if (answer.week) {
+      var tot = answer.totals;
+      $("week-totals").textContent = t("routes.week_totals", {
+        d: tot.days, n: gg.num(tot.visits), km: gg.num(tot.distance_km, 1), min: gg.num(tot.travel_min),
+      });
+    }
+    drawUnscheduled(answer);
+    setDownloads();
+    showDay(keepView);
+  }
+
+  function showDay(keepView) {
+    var answer = state.answer;
+    var plan = answer.week ? answer.days[state.day] : answer;
+    state.plan = plan;
+    if (answer.week) drawTabs(answer);
     drawMap(plan, keepView);
     drawTotals(plan);
     drawStops(plan);
-    drawUnscheduled(plan);
-    setDownloads();
-    document.body.dataset.route = plan.id;
-    gg.announce("route", plan.stops.length, "/api/routes/" + plan.id);
+    document.body.dataset.route = answer.id;
+    var url = "/api/routes/" + answer.id;
+    gg.announce("route", plan.stops.length, answer.week ? url + "#" + plan.date : url);
+  }
+
+  function drawTabs(answer) {
+    var tabs = answer.days.map(function (day, i) {
+      return h("button", {
+        type: "button", role: "tab", class: "toggle" + (i === state.day ? " on" : ""),
+        "aria-selected": i === state.day ? "true" : "false", "data-date": day.date,
+        onclick: function () { state.day = i; showDay(); },
+      }, day.date.slice(5) + " (" + day.stops.length + ")");
+    });
+    $("day-tabs").replaceChildren.apply($("day-tabs"), tabs);
   }
 
   function late(stop) {
@@ -189,7 +227,7 @@
       ? t("routes.model_roads")
       : t("routes.model_straight", { f: gg.num(plan.travel_model.detour_factor, 2), v: gg.num(plan.travel_model.speed_kph) });
     var nn = "";
-    if (tot.distance_ratio !== null && plan.stops.length > 1) {
+    if (tot.distance_ratio !== null && tot.distance_ratio !== undefined && plan.stops.length > 1) {
       nn = tot.distance_ratio < 0.995
         ? t("routes.vs_nn", { pct: gg.pct(1 - tot.distance_ratio, 0), km: gg.num(tot.nn_distance_km, 1) })
         : t("routes.vs_nn_same", { km: gg.num(tot.nn_distance_km, 1) });
@@ -247,6 +285,7 @@
   }
 
   function drawUnscheduled(plan) {
+    // a week's households left over, or the day's
     $("unscheduled-count").textContent = "(" + plan.unscheduled.length + ")";
     var items = plan.unscheduled.map(function (u) {
       return h("li", { "data-id": u.id, "data-reason": u.reason }, [
@@ -261,9 +300,9 @@
   }
 
   function setDownloads() {
-    if (!state.plan) return;
+    if (!state.answer) return;
     ["gpx", "kml", "xlsx"].forEach(function (fmt) {
-      $("dl-" + fmt).href = state.plan.downloads[fmt] + "?" + gg.query({ crs: exportCrs.value });
+      $("dl-" + fmt).href = state.answer.downloads[fmt] + "?" + gg.query({ crs: exportCrs.value });
     });
   }
   exportCrs.value = crs === "gcj02" || crs === "bd09" ? crs : "gcj02";
