@@ -2,13 +2,16 @@
 
 Compares, in the same run, geogrid's import (validation, duplicate checks,
 upsert of households and people) with a plain ``GeoDataFrame.to_postgis`` of
-the same rows, which validates nothing.
+the same rows, which validates nothing. Also times a re-import of the same
+file, and an import of a tenth as many new rows into the loaded store (the
+path of everyday updates, which keeps the indexes).
 
     .venv/bin/python -m benchmarks.bench_import_households [ROWS]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -25,8 +28,14 @@ from geogrid.validate import id_check_chars
 from tests import factories
 
 
-def synthetic_rows(n: int, seed: int = 0) -> pd.DataFrame:
-    """n valid person rows, 3 per household, inside the test villages."""
+def synthetic_rows(
+    n: int, seed: int = 0, region: str = "331099", prefix: str = "H"
+) -> pd.DataFrame:
+    """n valid person rows, 3 per household, inside the test villages.
+
+    ``region`` starts the ID numbers and ``prefix`` the household numbers, so
+    rows made with other values are other people in other households.
+    """
     rng = np.random.default_rng(seed)
     villages = factories.villages_gdf()
     i = np.arange(n)
@@ -39,12 +48,12 @@ def synthetic_rows(n: int, seed: int = 0) -> pd.DataFrame:
     lat = shapely.get_y(centres)[village] + jitter[household, 1]
     birth = pd.Timestamp("1940-01-01") + pd.to_timedelta(i // 1000, unit="D")
     first17 = pd.Series(
-        "331099" + birth.strftime("%Y%m%d") + pd.Series(i % 1000).map("{:03d}".format)
+        region + birth.strftime("%Y%m%d") + pd.Series(i % 1000).map("{:03d}".format)
     )
     ids = first17 + id_check_chars(first17)
     return pd.DataFrame(
         {
-            "户号": "H" + pd.Series(household).astype(str).str.zfill(8),
+            "户号": prefix + pd.Series(household).astype(str).str.zfill(8),
             "姓名": "测试" + pd.Series(i % 97).astype(str),
             "身份证号": ids,
             "手机号": (13_800_000_000 + i).astype(str),
@@ -59,6 +68,7 @@ def synthetic_rows(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def main(rows: int = 1_000_000) -> None:
+    load_before = os.getloadavg()
     folder = Path(tempfile.mkdtemp(prefix="geogrid-bench-import-"))
     frame = synthetic_rows(rows)
     csv_path = folder / "households.csv"
@@ -89,6 +99,16 @@ def main(rows: int = 1_000_000) -> None:
         reimport_s = time.perf_counter() - started
         assert again.rows_unchanged == rows
 
+        added = rows // 10
+        more_path = folder / "more.csv"
+        synthetic_rows(added, seed=1, region="331098", prefix="N").to_csv(
+            more_path, index=False
+        )
+        started = time.perf_counter()
+        more = import_households(engine, more_path)
+        more_s = time.perf_counter() - started
+        assert more.rows_stored == added, more.lines()
+
         started = time.perf_counter()
         plain = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig")
         gdf = gpd.GeoDataFrame(
@@ -103,15 +123,23 @@ def main(rows: int = 1_000_000) -> None:
         )
         plain_s = time.perf_counter() - started
 
+    load_after = os.getloadavg()
     print(f"# household import, {rows:,} rows ({size_mb:.0f} MB CSV); {machine()}")
+    print(
+        "load average before / after: "
+        + " / ".join(
+            ", ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after)
+        )
+    )
     print("| method | seconds | rows/s |")
     print("|---|---|---|")
-    for label, seconds in (
-        ("geogrid import (validated, upserted)", geogrid_s),
-        ("geogrid re-import of the same file (no change)", reimport_s),
-        ("GeoDataFrame.to_postgis (no validation)", plain_s),
+    for label, seconds, n in (
+        ("geogrid import (validated, upserted)", geogrid_s, rows),
+        ("geogrid re-import of the same file (no change)", reimport_s, rows),
+        (f"geogrid import of {added:,} new rows into the loaded store", more_s, added),
+        ("GeoDataFrame.to_postgis (no validation)", plain_s, rows),
     ):
-        print(f"| {label} | {seconds:.1f} | {rows / seconds:,.0f} |")
+        print(f"| {label} | {seconds:.1f} | {n / seconds:,.0f} |")
     print(f"ratio geogrid / to_postgis time: {geogrid_s / plain_s:.2f}")
 
 

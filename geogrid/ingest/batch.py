@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from geogrid.errors import NotFound
+from geogrid.store.bulk import copy_frame
 from geogrid.store.models import ImportBatch, ImportReject
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,18 @@ def file_sha256(path: Path) -> str:
 
 
 def open_batch(
-    engine: Engine, kind: str, source: Path, crs: str | None, actor: str | None
+    engine: Engine,
+    kind: str,
+    source: Path,
+    crs: str | None,
+    actor: str | None,
+    sha256: str | None = None,
 ) -> int:
-    """Record the start of an import in its own transaction; return its id."""
+    """Record the start of an import in its own transaction; return its id.
+
+    ``sha256`` is the file's digest when the caller has it already (it is
+    computed from the file otherwise).
+    """
     with engine.begin() as conn:
         return int(
             conn.execute(
@@ -74,7 +83,7 @@ def open_batch(
                 .values(
                     kind=kind,
                     source=str(source),
-                    sha256=file_sha256(source),
+                    sha256=sha256 or file_sha256(source),
                     crs=crs,
                     actor=actor,
                     status="running",
@@ -87,28 +96,30 @@ def open_batch(
 def store_rejects(
     conn: Connection, batch_id: int, rejects: pd.DataFrame, reasons: pd.Series
 ) -> None:
-    """Keep rejected rows with their 1-based file row numbers and reasons."""
+    """Keep rejected rows with their 1-based file row numbers and reasons.
+
+    ``rejects`` holds the rows' original cells and their row numbers in a
+    ``_row`` column; ``reasons`` is aligned with it.
+    """
     if rejects.empty:
         return
-    rows = [
-        {
-            "batch_id": batch_id,
-            "row_number": int(row_number),
-            "reason": str(reason),
-            "raw": json.loads(raw),
-        }
-        for row_number, reason, raw in zip(
-            rejects["_row"],
-            reasons,
-            rejects.drop(columns=["_row"])
-            .to_json(
-                orient="records", lines=True, force_ascii=False, default_handler=str
-            )
-            .splitlines(),
-            strict=True,
-        )
-    ]
-    conn.execute(insert(ImportReject), rows)
+    cells = rejects.drop(columns=["_row"]).to_json(
+        orient="records", lines=True, force_ascii=False, default_handler=str
+    )
+    # JSON escapes line feeds inside values, so each one ends a record
+    raw = cells.rstrip("\n").split("\n")
+    copy_frame(
+        conn,
+        "import_reject",
+        pd.DataFrame(
+            {
+                "batch_id": batch_id,
+                "row_number": rejects["_row"].to_numpy(dtype="int64"),
+                "reason": [str(r) for r in reasons],
+                "raw": raw,
+            }
+        ),
+    )
 
 
 def close_batch(conn: Connection, report: BatchReport, status: str = "done") -> None:

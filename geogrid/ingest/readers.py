@@ -8,6 +8,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyogrio
 import shapely
 
@@ -75,6 +78,92 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
 
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     return frame.apply(lambda col: col.str.strip())
+
+
+def read_table_arrow(
+    path: Path, sheet: str | None = None, *, strip: bool = True
+) -> pa.Table:
+    """Read a CSV or XLSX file as an Arrow table of text columns.
+
+    The same cells as `read_table` gives (every cell as stripped text, empty
+    cells as '', repeated headers numbered as pandas does: 'a', 'a.1'), but
+    without building pandas objects, which is several times faster for large
+    files. ``path`` and ``sheet`` are as for `read_table`.
+
+    Parameters
+    ----------
+    strip
+        False leaves the white space around the cells of a CSV file, for a
+        caller that strips them later with `strip_cells`, a part at a time.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".txt") or not path.exists() or sheet is not None:
+        return _frame_to_arrow(read_table(path, sheet))
+    table = _read_csv_arrow(path, "utf-8")  # Arrow checks the text is UTF-8
+    if table is None:
+        encoding = detect_text_encoding(path.read_bytes())
+        if encoding != "utf-8":
+            table = _read_csv_arrow(path, encoding)
+    if table is None:
+        # pandas' reader names the offending line in its error
+        return _frame_to_arrow(read_table(path, sheet))
+    names = [str(c).strip().lstrip("\ufeff") for c in table.column_names]
+    columns = [strip_cells(c) if strip else c for c in table.columns]
+    return pa.Table.from_arrays(columns, names=_unique_headers(names))
+
+
+def strip_cells(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Cells as one Arrow string array, without white space at either end.
+
+    Unicode white space (such as the ideographic space) is removed too, as
+    ``str.strip`` does.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return pc.utf8_trim_whitespace(column.cast(pa.string()))
+
+
+def _read_csv_arrow(path: Path, encoding: str) -> pa.Table | None:
+    """Every cell as text, or None when Arrow cannot read the file so."""
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    read_options = pacsv.ReadOptions(encoding=arrow_encoding)
+    try:
+        with pacsv.open_csv(path, read_options=read_options) as head:
+            headers = head.schema.names
+        return pacsv.read_csv(
+            path,
+            read_options=read_options,
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(headers, pa.string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+
+
+def _unique_headers(names: list[str]) -> list[str]:
+    """Number repeated headers as pandas does: 'a', 'a.1', 'a.2'."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
+
+
+def _frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_arrays(
+        [
+            pa.array(frame.iloc[:, i].astype(object).to_numpy(), type=pa.string())
+            for i in range(frame.shape[1])
+        ],
+        names=[str(c) for c in frame.columns],
+    )
 
 
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
