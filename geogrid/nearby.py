@@ -57,32 +57,47 @@ CANDIDATES_PER_LISTED = 4
 
 _M_PER_DEG = 111_320.0
 
-# per household, the weight the user chose (households: 1 each)
+# per household, the weight the user chose (households: 1 each), read from the
+# figures kept on the household row (geogrid.store.summary)
 _WEIGHT_SQL = {
     "households": "1.0",
-    "potential": "(SELECT count(*) FROM person p WHERE p.household_id = n.id "
-    "AND p.status = 'potential')",
-    "without_product": "(SELECT count(*) FROM person p WHERE p.household_id = n.id "
-    "AND p.status = 'customer' AND NOT (:product = ANY(p.products)))",
-    "other_deposits": "(SELECT coalesce(sum(p.deposit_other), 0) FROM person p "
-    "WHERE p.household_id = n.id)",
+    "potential": "n.potential_members",
+    "without_product": "CASE :product WHEN 'mobile_banking' THEN "
+    "n.customers_without_mobile_banking WHEN 'pos' THEN n.customers_without_pos "
+    "ELSE n.customers_without_payment END",
+    "other_deposits": "n.deposit_other_total",
 }
+_SUMMARY = (
+    "h.potential_members, h.customers_without_mobile_banking, "
+    "h.customers_without_pos, h.customers_without_payment, h.deposit_other_total"
+)
 
 # households in the circle: every grid (the circle as a sub-select, which the
 # planner joins to the GiST index scan) or some grids (the circle as a
 # constant, so the planner can also use the grid_id index)
-_NEAR_ALL_SQL = """
-    SELECT h.id, h.geom
+_NEAR_ALL_SQL = f"""
+    SELECT h.id, h.geom, {_SUMMARY}
     FROM household h, (SELECT ST_GeomFromWKB(:circle, 4326) AS geom OFFSET 0) c
     WHERE h.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
       AND ST_Intersects(h.geom, c.geom)
 """
-_NEAR_GRIDS_SQL = """
-    SELECT h.id, h.geom
+_NEAR_GRIDS_SQL = f"""
+    SELECT h.id, h.geom, {_SUMMARY}
     FROM household h
     WHERE h.grid_id = ANY(:grids)
       AND h.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
       AND ST_Intersects(h.geom, ST_GeomFromWKB(:circle, 4326))
+"""
+# the closest households by degree distance: a nearest-first walk of the
+# spatial index inside the circle's box, stopping after :candidates
+_CANDIDATES_SQL = """
+    SELECT h.id, h.geom, h.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS deg
+    FROM household h
+    WHERE h.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
+      AND (:all OR h.grid_id = ANY(:grids))
+      AND ST_Intersects(h.geom, ST_GeomFromWKB(:circle, 4326))
+    ORDER BY h.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
+    LIMIT :candidates
 """
 
 _NEARBY_SQL = """
@@ -93,10 +108,7 @@ WITH near AS MATERIALIZED ({near}), weighted AS (
            (floor(ST_Y(geom) / :dy) + 0.5) * :dy AS lat,
            sum(weight) AS weight
     FROM weighted WHERE weight > 0 GROUP BY 1, 2
-), candidates AS MATERIALIZED (
-    SELECT id, geom, geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS deg
-    FROM near ORDER BY deg, id LIMIT :candidates
-), nearest AS (
+), candidates AS MATERIALIZED ({candidates}), nearest AS (
     SELECT id, geom,
            ST_Distance(geom::geography, ST_MakePoint(:lon, :lat)::geography)
              AS distance_m
@@ -358,9 +370,11 @@ def nearby_households(
     with engine.connect() as conn:
         grids = visible_grid_ids(conn, user)
         params["grids"] = grids or []
+        params["all"] = grids is None
         sql = _NEARBY_SQL.format(
             near=_NEAR_ALL_SQL if grids is None else _NEAR_GRIDS_SQL,
             weight=_WEIGHT_SQL[weight],
+            candidates=_CANDIDATES_SQL,
             address="NULL::text" if view == NO_PEOPLE else "h.address",
             people="" if view == NO_PEOPLE else _PEOPLE_SQL,
         )
