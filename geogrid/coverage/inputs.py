@@ -1,10 +1,15 @@
 """Load what the coverage report needs from PostGIS, once, aggregated in the database.
 
-One query returns a row per household with its location, village, town and
-stored grid, the counts of its members (all, working age, customers) and
+The database returns a row per household with its location, village, town
+and stored grid, the counts of its members (all, working age, customers) and
 their balances at our bank and at others, and the date of its last visit.
 The areas (villages, towns, second-level grids with their A-post manager,
 first-level grids, branches and the county) come as GeoDataFrames in WGS84.
+
+A large county is read in ranges of `HOUSEHOLDS_PER_QUERY` household ids on
+`READERS` connections that share one snapshot: the database sums the people
+of one range while the rows of the one before are parsed and turned into
+points, and every figure comes from the same moment of the store.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +31,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import shapely
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.pool import AssertionPool, SingletonThreadPool, StaticPool
 
 from geogrid.coverage.params import check_working_age, working_age_birth_bounds
 from geogrid.errors import InvalidInput
@@ -32,6 +42,13 @@ log = logging.getLogger(__name__)
 
 TIMEZONE = "Asia/Shanghai"
 WORKING_AGE = (18, 60)
+
+#: Household ids read by one query; a county with more is read in ranges.
+HOUSEHOLDS_PER_QUERY = 100_000
+#: Connections reading ranges at once (one summing, one being parsed).
+READERS = 2
+# pools that cannot lend a second connection at the same time
+_ONE_CONNECTION = (AssertionPool, SingletonThreadPool, StaticPool)
 
 _HOUSEHOLD_TYPES: dict[str, pa.DataType] = {
     "household_id": pa.int64(),
@@ -53,6 +70,7 @@ _HOUSEHOLD_TYPES: dict[str, pa.DataType] = {
     "last_visit": pa.date32(),
 }
 
+# one range of household ids; the person and visit indexes keep each range cheap
 _HOUSEHOLDS_SQL = """
 WITH members AS (
     SELECT household_id,
@@ -66,6 +84,7 @@ WITH members AS (
            sum(deposit_other) AS deposit_other,
            sum(loan_other) AS loan_other
     FROM person
+    WHERE household_id BETWEEN %(first_id)s AND %(last_id)s
     GROUP BY household_id
 ),
 visits AS (
@@ -73,6 +92,7 @@ visits AS (
            max(visited_at AT TIME ZONE '{tz}')::date AS last_visit
     FROM visit
     WHERE visited_at < %(visits_before)s
+      AND household_id BETWEEN %(first_id)s AND %(last_id)s
     GROUP BY household_id
 )
 SELECT h.id AS household_id, h.household_no, h.address, h.village_code,
@@ -91,19 +111,18 @@ FROM household h
 LEFT JOIN members m ON m.household_id = h.id
 LEFT JOIN visits vi ON vi.household_id = h.id
 LEFT JOIN admin_unit v ON v.code = h.village_code AND v.level = 'village'
-{where}
+WHERE h.id BETWEEN %(first_id)s AND %(last_id)s {selected}
 ORDER BY h.id
 """
 
 # households of the selected grids: by their stored grid, or by where they lie
-_SELECTED_HOUSEHOLDS = """
-WHERE h.id IN (
-    SELECT id FROM household WHERE grid_id = ANY(%(l2_ids)s)
-    UNION
-    SELECT hh.id FROM household hh
-    JOIN grid g ON ST_Intersects(g.geom, hh.geom)
-    WHERE g.id = ANY(%(area_ids)s)
-)
+_SELECTED_IDS = """
+SELECT id FROM household WHERE grid_id = ANY(:l2_ids)
+UNION
+SELECT hh.id FROM household hh
+JOIN grid g ON ST_Intersects(g.geom, hh.geom)
+WHERE g.id = ANY(:area_ids)
+ORDER BY id
 """
 
 _GRIDS_SQL = """
@@ -204,13 +223,19 @@ def load_inputs(
     InvalidInput
         When `grid_ids` holds something other than integers, or `branch` is
         not the code of a branch in the store.
+
+    Notes
+    -----
+    Everything is read in one REPEATABLE READ transaction; the ranges of
+    households read on other connections import its snapshot, so an import
+    committed during the load is left out entirely rather than half read.
     """
     started = time.perf_counter()
     as_of = dt.date.today() if as_of is None else as_of
     check_working_age(working_age)
     selected = _check_grid_ids(grid_ids)
 
-    with engine.connect() as conn:
+    with _snapshot(engine) as conn:
         branches = _branches(conn)
         branch_id = _branch_id(branches, branch)
         jurisdictions = _grids(conn, level=1)
@@ -218,7 +243,7 @@ def load_inputs(
         l2_ids, region_ids = _selection(grids, jurisdictions, selected, branch_id)
         if l2_ids is not None:
             grids = grids[grids["grid_id"].isin(l2_ids)].reset_index(drop=True)
-        households = _households(conn, as_of, working_age, l2_ids, region_ids)
+        households = _households(engine, conn, as_of, working_age, l2_ids, region_ids)
         villages, towns, county = _admin(conn)
 
     region = _region(county, jurisdictions, region_ids, filtered=l2_ids is not None)
@@ -353,6 +378,7 @@ def _admin(
 
 
 def _households(
+    engine: Engine,
     conn: Connection,
     as_of: dt.date,
     working_age: tuple[int, int],
@@ -361,28 +387,133 @@ def _households(
 ) -> gpd.GeoDataFrame:
     born_after, born_by = working_age_birth_bounds(as_of, working_age)
     working = "birth_date > %(born_after)s AND birth_date <= %(born_by)s"
-    where = "" if l2_ids is None else _SELECTED_HOUSEHOLDS
-    sql = _HOUSEHOLDS_SQL.format(working=working, tz=TIMEZONE, where=where)
+    selected = "" if l2_ids is None else "AND h.id = ANY(%(ids)s)"
+    sql = _HOUSEHOLDS_SQL.format(working=working, tz=TIMEZONE, selected=selected)
     params: dict[str, Any] = {
         "born_after": born_after,
         "born_by": born_by,
         "visits_before": dt.datetime.combine(
             as_of + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(TIMEZONE)
         ),
-        "l2_ids": l2_ids or [],
-        "area_ids": (l2_ids or []) + region_ids,
     }
-    frame = _copy_out(conn, sql, params, _HOUSEHOLD_TYPES)
+    if l2_ids is None:
+        ranges = _id_ranges(conn)
+    else:
+        ranges = _selected_ranges(conn, l2_ids, l2_ids + region_ids)
+
+    # points are made from one range while the database works on the next
+    tables: list[pa.Table] = []
+    points: list[np.ndarray] = []
+    for table in _read_ranges(engine, conn, sql, params, ranges):
+        tables.append(table)
+        points.append(shapely.points(table["lon"].to_numpy(), table["lat"].to_numpy()))
+    frame = pa.concat_tables(tables).to_pandas()
 
     frame["stored_grid_id"] = frame["stored_grid_id"].astype("Int64")
     frame["last_visit"] = pd.to_datetime(frame["last_visit"])
-    points = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
-    return gpd.GeoDataFrame(frame, geometry=points)
+    geometry = gpd.array.from_shapely(np.concatenate(points), crs=4326)
+    log.debug("Read %d households in %d queries", len(frame), len(ranges))
+    return gpd.GeoDataFrame(frame, geometry=geometry)
+
+
+def _id_ranges(conn: Connection) -> list[dict[str, Any]]:
+    """First and last id of each range of `HOUSEHOLDS_PER_QUERY` household ids."""
+    first, last = conn.execute(text("SELECT min(id), max(id) FROM household")).one()
+    if first is None:
+        return [{"first_id": 1, "last_id": 0}]
+    step = max(int(HOUSEHOLDS_PER_QUERY), 1)
+    return [
+        {"first_id": start, "last_id": min(start + step - 1, last)}
+        for start in range(first, last + 1, step)
+    ]
+
+
+def _selected_ranges(
+    conn: Connection, l2_ids: list[int], area_ids: list[int]
+) -> list[dict[str, Any]]:
+    """The selected households' ids, `HOUSEHOLDS_PER_QUERY` at a time."""
+    ids = conn.execute(
+        text(_SELECTED_IDS), {"l2_ids": l2_ids, "area_ids": area_ids}
+    ).scalars()
+    chosen = np.fromiter(ids, dtype=np.int64)
+    if len(chosen) == 0:
+        return [{"first_id": 1, "last_id": 0, "ids": []}]
+    step = max(int(HOUSEHOLDS_PER_QUERY), 1)
+    return [
+        {
+            "first_id": int(part[0]),
+            "last_id": int(part[-1]),
+            "ids": part.tolist(),
+        }
+        for part in (chosen[k : k + step] for k in range(0, len(chosen), step))
+    ]
+
+
+def _read_ranges(
+    engine: Engine,
+    conn: Connection,
+    sql: str,
+    params: dict[str, Any],
+    ranges: list[dict[str, Any]],
+) -> Iterator[pa.Table]:
+    """The rows of each range, in order, read on up to `READERS` connections."""
+
+    def read(reader: Connection, bounds: dict[str, Any]) -> pa.Table:
+        return _copy_out(reader, sql, params | bounds, _HOUSEHOLD_TYPES)
+
+    if len(ranges) == 1 or READERS < 2 or isinstance(engine.pool, _ONE_CONNECTION):
+        for bounds in ranges:
+            yield read(conn, bounds)
+        return
+
+    with ExitStack() as stack:
+        idle: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        for reader in [conn, *_share_snapshot(engine, conn, stack, READERS - 1)]:
+            idle.put(reader)
+
+        def take_turn(bounds: dict[str, Any]) -> pa.Table:
+            reader = idle.get()
+            try:
+                return read(reader, bounds)
+            finally:
+                idle.put(reader)
+
+        pool = stack.enter_context(ThreadPoolExecutor(READERS))
+        futures = [pool.submit(take_turn, bounds) for bounds in ranges]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see the store as it was at the first one."""
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+def _share_snapshot(
+    engine: Engine, conn: Connection, stack: ExitStack, count: int
+) -> list[Connection]:
+    """`count` more connections that see the same snapshot as `conn`."""
+    snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+    quoted = "'" + str(snapshot).replace("'", "''") + "'"
+    readers = []
+    for _ in range(count):
+        reader = stack.enter_context(engine.connect())
+        reader.execution_options(isolation_level="REPEATABLE READ")
+        reader.execute(text(f"SET TRANSACTION SNAPSHOT {quoted}"))
+        readers.append(reader)
+    return readers
 
 
 def _copy_out(
     conn: Connection, sql: str, params: dict[str, Any], types: dict[str, pa.DataType]
-) -> pd.DataFrame:
+) -> pa.Table:
     """Run a query through COPY ... TO STDOUT and parse its CSV with Arrow."""
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -392,13 +523,12 @@ def _copy_out(
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         buffer,
         convert_options=pacsv.ConvertOptions(
             column_types=types, strings_can_be_null=True
         ),
     )
-    return table.to_pandas()
 
 
 # --- areas ----------------------------------------------------------------------
