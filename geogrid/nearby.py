@@ -10,8 +10,9 @@ thousand cells at most, not every household) and lists the nearest: the
 closest candidates by ``<->`` (distance in degrees, the KNN operator), four
 per household listed, ranked again by their distance in metres on the
 ellipsoid. Degrees stretch east-west distances by 1/cos(latitude), so the
-candidates are checked to surely hold the nearest in metres, and the
-statement runs again over every household in the circle when they might not.
+candidates are checked to surely hold the nearest in metres; when they might
+not (households stacked at one spot), the list alone is made again from
+eight times as many candidates, until they do.
 
 `household_detail` returns one household's file, again only within the
 user's grids. Personal details are shaped by ``geogrid.access.personal_view``.
@@ -100,27 +101,34 @@ _CANDIDATES_SQL = """
     LIMIT :candidates
 """
 
-_NEARBY_SQL = """
-WITH near AS MATERIALIZED ({near}), weighted AS (
-    SELECT n.geom, {weight}::float AS weight FROM near n
-), heat AS (
+# the households in the circle and their heatmap: cells with their summed
+# weight and how many households with a weight they hold
+_HEAT_CTES = """
+near AS MATERIALIZED ({near}), heat AS (
     SELECT (floor(ST_X(geom) / :dx) + 0.5) * :dx AS lon,
            (floor(ST_Y(geom) / :dy) + 0.5) * :dy AS lat,
-           sum(weight) AS weight
-    FROM weighted WHERE weight > 0 GROUP BY 1, 2
-), candidates AS MATERIALIZED ({candidates}), nearest AS (
+           sum(weight) AS weight, count(*) AS households
+    FROM (SELECT n.geom, {weight}::float AS weight FROM near n) w
+    WHERE weight > 0 GROUP BY 1, 2
+),"""
+_HEAT_COLUMNS = """
+  (SELECT count(*) FROM near) AS households,
+  (SELECT coalesce(sum(households), 0) FROM heat) AS weighted,
+  (SELECT coalesce(json_agg(json_build_array(lon, lat, weight)), '[]')
+     FROM heat) AS heat,"""
+
+# the heatmap (unless {heat_ctes} and {heat_columns} are empty) and the
+# nearest households with their files
+_NEARBY_SQL = """
+WITH {heat_ctes} candidates AS MATERIALIZED ({candidates}), nearest AS (
     SELECT id, geom,
            ST_Distance(geom::geography, ST_MakePoint(:lon, :lat)::geography)
              AS distance_m
     FROM candidates ORDER BY distance_m, id LIMIT :limit
 )
-SELECT
-  (SELECT count(*) FROM near) AS households,
-  (SELECT count(*) FROM weighted WHERE weight > 0) AS weighted,
+SELECT {heat_columns}
   (SELECT max(deg) FROM candidates) AS candidate_deg,
   (SELECT count(*) FROM candidates) AS candidate_count,
-  (SELECT coalesce(json_agg(json_build_array(lon, lat, weight)), '[]')
-     FROM heat) AS heat,
   (SELECT coalesce(json_agg(row_to_json(x) ORDER BY x.rank), '[]')
    FROM (
      SELECT row_number() OVER (ORDER BY k.distance_m, k.id) AS rank,
@@ -276,7 +284,9 @@ def _transformers(epsg: int) -> tuple[pyproj.Transformer, pyproj.Transformer]:
     )
 
 
-def _nearest_is_exact(row: Any, lat: float, radius_m: float, limit: int) -> bool:
+def _nearest_is_exact(
+    row: Any, households: int, lat: float, radius_m: float, limit: int
+) -> bool:
     """Whether the candidates by degree distance surely hold the nearest by metres.
 
     A household outside the candidates is at least ``candidate_deg`` degrees
@@ -284,7 +294,7 @@ def _nearest_is_exact(row: Any, lat: float, radius_m: float, limit: int) -> bool
     degree within the circle (east-west, at its latitude farthest from the
     equator), less 1% for the ellipsoid, in metres.
     """
-    if row.candidate_count >= row.households or not row.nearest:
+    if row.candidate_count >= households or not row.nearest:
         return True
     far_lat = min(abs(lat) + radius_m / _M_PER_DEG, 89.9)
     shortest_m_per_deg = 0.99 * _M_PER_DEG * math.cos(math.radians(far_lat))
@@ -371,25 +381,33 @@ def nearby_households(
         grids = visible_grid_ids(conn, user)
         params["grids"] = grids or []
         params["all"] = grids is None
-        sql = _NEARBY_SQL.format(
+        listing = {
+            "candidates": _CANDIDATES_SQL,
+            "address": "NULL::text" if view == NO_PEOPLE else "h.address",
+            "people": "" if view == NO_PEOPLE else _PEOPLE_SQL,
+        }
+        heat_ctes = _HEAT_CTES.format(
             near=_NEAR_ALL_SQL if grids is None else _NEAR_GRIDS_SQL,
             weight=_WEIGHT_SQL[weight],
-            candidates=_CANDIDATES_SQL,
-            address="NULL::text" if view == NO_PEOPLE else "h.address",
-            people="" if view == NO_PEOPLE else _PEOPLE_SQL,
+        )
+        sql = _NEARBY_SQL.format(
+            heat_ctes=heat_ctes, heat_columns=_HEAT_COLUMNS, **listing
         )
         row = conn.execute(text(sql), params).one()
-        if not _nearest_is_exact(row, lat84, radius_m, int(limit)):
-            params["candidates"] = int(row.households)
+        households, weighted, heat_cells = int(row.households), row.weighted, row.heat
+        # rare (households stacked at one spot): more candidates, list only
+        while not _nearest_is_exact(row, households, lat84, radius_m, int(limit)):
+            params["candidates"] = min(8 * params["candidates"], households)
+            sql = _NEARBY_SQL.format(heat_ctes="", heat_columns="", **listing)
             row = conn.execute(text(sql), params).one()
     elapsed_ms = (time.perf_counter() - started) * 1000
 
-    heat = pd.DataFrame(row.heat, columns=["lon", "lat", "weight"], dtype=float)
+    heat = pd.DataFrame(heat_cells, columns=["lon", "lat", "weight"], dtype=float)
     heat = points_to_display(heat, crs)
     nearest = [_shape_household(h, view, crs) for h in row.nearest]
     log.debug(
         "Found %d households within %.0f m (%d listed) in %.1f ms",
-        row.households,
+        households,
         radius_m,
         len(nearest),
         elapsed_ms,
@@ -399,8 +417,8 @@ def nearby_households(
         radius_m=radius_m,
         weight=weight,
         product=product if weight == "without_product" else None,
-        households=int(row.households),
-        weighted=int(row.weighted),
+        households=households,
+        weighted=int(weighted),
         heat=heat,
         nearest=nearest,
         elapsed_ms=elapsed_ms,
