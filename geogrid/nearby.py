@@ -73,14 +73,15 @@ _SUMMARY = (
     "h.customers_without_pos, h.customers_without_payment, h.deposit_other_total"
 )
 
-# households in the circle: every grid (the circle as a sub-select, which the
-# planner joins to the GiST index scan) or some grids (the circle as a
-# constant, so the planner can also use the grid_id index)
+# households in the circle: every grid or some grids (where the planner can
+# also use the grid_id index). The circle is a constant, so the planner
+# estimates how many households its box holds and reads a dense town's
+# (tens of thousands) by a bitmap scan, each table page once
 _NEAR_ALL_SQL = f"""
     SELECT h.id, h.geom, {_SUMMARY}
-    FROM household h, (SELECT ST_GeomFromWKB(:circle, 4326) AS geom OFFSET 0) c
+    FROM household h
     WHERE h.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
-      AND ST_Intersects(h.geom, c.geom)
+      AND ST_Intersects(h.geom, ST_GeomFromWKB(:circle, 4326))
 """
 _NEAR_GRIDS_SQL = f"""
     SELECT h.id, h.geom, {_SUMMARY}
@@ -101,21 +102,22 @@ _CANDIDATES_SQL = """
     LIMIT :candidates
 """
 
-# the households in the circle and their heatmap: cells with their summed
-# weight and how many households with a weight they hold
+# the heatmap in one pass over the households in the circle: per cell, the
+# summed weight, the households and those with a weight
 _HEAT_CTES = """
-near AS MATERIALIZED ({near}), heat AS (
+heat AS (
     SELECT (floor(ST_X(geom) / :dx) + 0.5) * :dx AS lon,
            (floor(ST_Y(geom) / :dy) + 0.5) * :dy AS lat,
-           sum(weight) AS weight, count(*) AS households
-    FROM (SELECT n.geom, {weight}::float AS weight FROM near n) w
-    WHERE weight > 0 GROUP BY 1, 2
+           sum(weight) AS weight, count(*) AS households,
+           count(*) FILTER (WHERE weight > 0) AS weighted
+    FROM (SELECT n.geom, {weight}::float AS weight FROM ({near}) n) w
+    GROUP BY 1, 2
 ),"""
 _HEAT_COLUMNS = """
-  (SELECT count(*) FROM near) AS households,
-  (SELECT coalesce(sum(households), 0) FROM heat) AS weighted,
+  (SELECT coalesce(sum(households), 0) FROM heat) AS households,
+  (SELECT coalesce(sum(weighted), 0) FROM heat) AS weighted,
   (SELECT coalesce(json_agg(json_build_array(lon, lat, weight)), '[]')
-     FROM heat) AS heat,"""
+     FROM heat WHERE weight > 0) AS heat,"""
 
 # the heatmap (unless {heat_ctes} and {heat_columns} are empty) and the
 # nearest households with their files
