@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geogrid.access import (
     NO_PEOPLE,
@@ -319,6 +319,85 @@ def _box_params(lon: float, lat: float, radius_m: float) -> dict[str, float]:
     }
 
 
+@dataclass
+class _Statement:
+    """The one statement behind `nearby_households`, for a user and a circle."""
+
+    lon: float
+    lat: float
+    radius_m: float
+    weight: str
+    grids: list[int] | None
+    view: str
+
+    @classmethod
+    def of(
+        cls,
+        conn: Connection,
+        user: User,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        weight: str,
+    ) -> _Statement:
+        grids = visible_grid_ids(conn, user)
+        return cls(lon, lat, radius_m, weight, grids, personal_view(user))
+
+    def sql(self, *, heat: bool) -> str:
+        """The heatmap and the list, or (``heat=False``) the list alone."""
+        listing = {
+            "candidates": _CANDIDATES_SQL,
+            "address": "NULL::text" if self.view == NO_PEOPLE else "h.address",
+            "people": "" if self.view == NO_PEOPLE else _PEOPLE_SQL,
+        }
+        if not heat:
+            return _NEARBY_SQL.format(heat_ctes="", heat_columns="", **listing)
+        heat_ctes = _HEAT_CTES.format(
+            near=_NEAR_ALL_SQL if self.grids is None else _NEAR_GRIDS_SQL,
+            weight=_WEIGHT_SQL[self.weight],
+        )
+        return _NEARBY_SQL.format(
+            heat_ctes=heat_ctes, heat_columns=_HEAT_COLUMNS, **listing
+        )
+
+    def params(self, product: str | None, limit: int) -> dict[str, Any]:
+        circle = circle_around(self.lon, self.lat, self.radius_m)
+        return {
+            "lon": self.lon,
+            "lat": self.lat,
+            "circle": shapely.to_wkb(circle),
+            "limit": limit,
+            "candidates": CANDIDATES_PER_LISTED * limit,
+            "product": product or "",
+            "grids": self.grids or [],
+            "all": self.grids is None,
+            **_box_params(self.lon, self.lat, self.radius_m),
+        }
+
+
+def explain_nearby(
+    engine: Engine,
+    user: User,
+    lon: float,
+    lat: float,
+    *,
+    radius_m: float = DEFAULT_RADIUS_M,
+    weight: str = "households",
+    limit: int = DEFAULT_LIMIT,
+) -> list[str]:
+    """``EXPLAIN ANALYZE`` of the statement `nearby_households` runs (WGS84 centre).
+
+    For tuning and the benchmarks: the lines of the plan PostgreSQL chose,
+    with the rows each step read and the time it took.
+    """
+    _check_query(lon, lat, radius_m, weight, "pos", limit)
+    with engine.connect() as conn:
+        statement = _Statement.of(conn, user, lon, lat, radius_m, weight)
+        sql = "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS) " + statement.sql(heat=True)
+        rows = conn.execute(text(sql), statement.params("pos", limit)).scalars()
+        return [str(r) for r in rows]
+
+
 def nearby_households(
     engine: Engine,
     user: User,
@@ -368,45 +447,21 @@ def nearby_households(
         else tuple(float(v) for v in convert_points(lon, lat, crs, "wgs84"))
     )
 
-    view = personal_view(user)
-    params: dict[str, Any] = {
-        "lon": lon84,
-        "lat": lat84,
-        "circle": shapely.to_wkb(circle_around(lon84, lat84, radius_m)),
-        "limit": int(limit),
-        "candidates": CANDIDATES_PER_LISTED * int(limit),
-        "product": product or "",
-        **_box_params(lon84, lat84, radius_m),
-    }
     started = time.perf_counter()
     with engine.connect() as conn:
-        grids = visible_grid_ids(conn, user)
-        params["grids"] = grids or []
-        params["all"] = grids is None
-        listing = {
-            "candidates": _CANDIDATES_SQL,
-            "address": "NULL::text" if view == NO_PEOPLE else "h.address",
-            "people": "" if view == NO_PEOPLE else _PEOPLE_SQL,
-        }
-        heat_ctes = _HEAT_CTES.format(
-            near=_NEAR_ALL_SQL if grids is None else _NEAR_GRIDS_SQL,
-            weight=_WEIGHT_SQL[weight],
-        )
-        sql = _NEARBY_SQL.format(
-            heat_ctes=heat_ctes, heat_columns=_HEAT_COLUMNS, **listing
-        )
-        row = conn.execute(text(sql), params).one()
+        statement = _Statement.of(conn, user, lon84, lat84, radius_m, weight)
+        params = statement.params(product, int(limit))
+        row = conn.execute(text(statement.sql(heat=True)), params).one()
         households, weighted, heat_cells = int(row.households), row.weighted, row.heat
         # rare (households stacked at one spot): more candidates, list only
         while not _nearest_is_exact(row, households, lat84, radius_m, int(limit)):
             params["candidates"] = min(8 * params["candidates"], households)
-            sql = _NEARBY_SQL.format(heat_ctes="", heat_columns="", **listing)
-            row = conn.execute(text(sql), params).one()
+            row = conn.execute(text(statement.sql(heat=False)), params).one()
     elapsed_ms = (time.perf_counter() - started) * 1000
 
     heat = pd.DataFrame(heat_cells, columns=["lon", "lat", "weight"], dtype=float)
     heat = points_to_display(heat, crs)
-    nearest = [_shape_household(h, view, crs) for h in row.nearest]
+    nearest = [_shape_household(h, statement.view, crs) for h in row.nearest]
     log.debug(
         "Found %d households within %.0f m (%d listed) in %.1f ms",
         households,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 from geogrid.auth import User, authenticate
 from geogrid.crs import convert_points
 from geogrid.errors import InvalidInput, NotFound
-from geogrid.nearby import household_detail, nearby_households
+from geogrid.nearby import explain_nearby, household_detail, nearby_households
 
 GEOD = pyproj.Geod(ellps="WGS84")
 # the search circle is a 128-gon within 0.6 m of the true circle at 2 km:
@@ -237,3 +237,17 @@ def test_the_nearest_is_found_in_metres_where_degrees_would_rank_it_fifth(
     assert result.nearest[0]["distance_m"] == pytest.approx(
         GEOD.inv(lon, lat, *east)[2], abs=0.1
     )
+
+
+def test_the_nearby_statement_reads_households_through_the_spatial_index(
+    shared_demo: Engine,
+) -> None:
+    manager = authenticate(shared_demo, "am_b01_01", "geogrid-demo")
+    lon, lat = _branch_point(shared_demo, "B01")
+
+    plan = "\n".join(explain_nearby(shared_demo, manager, lon, lat))
+
+    # both the heatmap and the nearest list start from the GiST index, never
+    # from a scan of the whole household table
+    assert plan.count("idx_household_geom") >= 2
+    assert "Seq Scan on household" not in plan
