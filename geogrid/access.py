@@ -476,6 +476,71 @@ def home_branch(engine: Engine, user: User, *, crs: str = "wgs84") -> dict[str, 
     }
 
 
+_HOME_GRID_SQL = """
+WITH mine AS (
+    SELECT g.id, g.code, g.name, g.geom, min(p.post) AS post,
+           (SELECT count(*) FROM household h WHERE h.grid_id = g.id) AS households
+    FROM grid_post p JOIN grid g ON g.id = p.grid_id
+    WHERE p.staff_id = :s AND g.level = 2
+    GROUP BY g.id
+), chosen AS (
+    SELECT * FROM mine ORDER BY post, households DESC, code LIMIT 1
+), middle AS (
+    SELECT c.*, (SELECT ST_Centroid(ST_Collect(h.geom)) FROM household h
+                 WHERE h.grid_id = c.id) AS centroid
+    FROM chosen c
+)
+SELECT m.code, m.name, m.post, m.households,
+       coalesce(
+         (SELECT h.geom FROM household h
+          WHERE h.grid_id = m.id AND h.geom IS NOT NULL
+          ORDER BY h.geom <-> m.centroid LIMIT 1),
+         ST_PointOnSurface(m.geom)) AS point
+FROM middle m
+"""
+
+
+def home_grid(engine: Engine, user: User, *, crs: str = "wgs84") -> dict[str, Any]:
+    """Where an account manager's households are: the heart of their main grid.
+
+    The main grid is the one where they hold the A post (else the B post)
+    with the most households; its heart is the household nearest the
+    centroid of its households, or a point inside the grid when it has none.
+    An account manager's branch can lie several kilometres from the grids
+    they serve, so this, not the branch, is where their nearby map starts.
+
+    Raises NotFound for users who hold no post (head office, planners, branch
+    heads, or a manager not yet posted).
+    """
+    row = None
+    if user.role == ACCOUNT_MANAGER:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT code, name, post, households, ST_X(point) AS lon, "
+                    f"ST_Y(point) AS lat FROM ({_HOME_GRID_SQL}) x"
+                ),
+                {"s": user.id},
+            ).first()
+    if row is None:
+        raise NotFound(
+            f"{user.username} holds no A or B post on a second-level grid; start "
+            "from the branch, a point picked on the map or the device's location."
+        )
+    lon, lat = float(row.lon), float(row.lat)
+    if parse_crs(crs) not in ("wgs84", "cgcs2000"):
+        x, y = convert_points(lon, lat, "wgs84", crs)
+        lon, lat = float(x), float(y)
+    return {
+        "code": str(row.code),
+        "name": str(row.name or row.code),
+        "post": str(row.post),
+        "households": int(row.households),
+        "lon": lon,
+        "lat": lat,
+    }
+
+
 def visible_bounds(engine: Engine, user: User, *, crs: str = "wgs84") -> Bbox:
     """(west, south, east, north) of the user's grids, or of the county.
 

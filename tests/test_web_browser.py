@@ -187,10 +187,15 @@ def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
     }
 
     with logged_in(base_url, "am_b01_01", **context) as page:
-        # the page starts at the manager's branch
+        # the page starts at the heart of the manager's main grid
         assert page.url.endswith("/nearby")
         nearby = wait_loaded(page, "nearby")
         answer = api(page, nearby["url"])
+        home = api(page, "/api/me")["home_grid"]
+        assert page.evaluate("document.body.dataset.origin") == "grid"
+        assert (answer["origin"]["lon"], answer["origin"]["lat"]) == pytest.approx(
+            (home["lon"], home["lat"]), abs=1e-6
+        )
         listed = page.eval_on_selector_all(
             "#nearest li", "els => els.map(e => +e.dataset.id)"
         )
@@ -214,6 +219,15 @@ def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
         assert "weight=potential" in nearby["url"]
         assert answer["weight"] == "potential"
         assert page.locator("#nearest li").count() == len(answer["nearest"])
+
+        # back to the branch, wherever it lies
+        branch = api(page, "/api/me")["home"]
+        page.click("#origin-branch")
+        page.wait_for_function(
+            "(lon) => geogrid.loaded.nearby.url.includes('lon=' + lon)",
+            arg=f"{branch['lon']:.6f}",
+        )
+        assert page.evaluate("document.body.dataset.origin") == "branch"
 
         if device == "phone":
             map_box = page.locator("#mapwrap").bounding_box()

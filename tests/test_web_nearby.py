@@ -12,6 +12,7 @@ import pyproj
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from geogrid.access import home_grid
 from geogrid.auth import User, authenticate
 from geogrid.crs import convert_points
 from geogrid.errors import InvalidInput, NotFound
@@ -251,3 +252,47 @@ def test_the_nearby_statement_reads_households_through_the_spatial_index(
     # from a scan of the whole household table
     assert plan.count("idx_household_geom") >= 2
     assert "Seq Scan on household" not in plan
+
+
+def test_an_account_manager_starts_at_the_heart_of_their_main_grid(
+    shared_demo: Engine,
+) -> None:
+    with shared_demo.connect() as conn:
+        # a manager holding an A post on one grid and a B post on another
+        username, a_grid = conn.execute(
+            text(
+                "SELECT s.username, g.code FROM staff s "
+                "JOIN grid_post a ON a.staff_id = s.id AND a.post = 'A' "
+                "JOIN grid g ON g.id = a.grid_id "
+                "WHERE EXISTS (SELECT 1 FROM grid_post b WHERE b.staff_id = s.id "
+                "AND b.post = 'B') ORDER BY s.username LIMIT 1"
+            )
+        ).one()
+    manager = authenticate(shared_demo, username, "geogrid-demo")
+
+    home = home_grid(shared_demo, manager)
+
+    assert home["code"] == a_grid and home["post"] == "A"
+    with shared_demo.connect() as conn:
+        inside = conn.execute(
+            text(
+                "SELECT ST_Covers(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) "
+                "FROM grid WHERE code = :c"
+            ),
+            {"x": home["lon"], "y": home["lat"], "c": a_grid},
+        ).scalar_one()
+    assert inside
+    around = nearby_households(shared_demo, manager, home["lon"], home["lat"])
+    assert around.households > 0
+    assert around.nearest[0]["distance_m"] < 1.0  # a household of the grid
+
+    drawn = home_grid(shared_demo, manager, crs="gcj02")
+    expected = convert_points(home["lon"], home["lat"], "wgs84", "gcj02")
+    assert (drawn["lon"], drawn["lat"]) == pytest.approx(tuple(expected), abs=1e-9)
+
+
+def test_users_without_a_post_have_no_home_grid(shared_demo: Engine) -> None:
+    head_office = authenticate(shared_demo, "ho_01", "geogrid-demo")
+
+    with pytest.raises(NotFound, match="ho_01 holds no A or B post"):
+        home_grid(shared_demo, head_office)

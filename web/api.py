@@ -130,6 +130,10 @@ def me() -> ResponseReturnValue:
         body["home"] = access.home_branch(_engine(), user, crs=crs_arg())
     except NotFound:
         body["home"] = None
+    try:
+        body["home_grid"] = access.home_grid(_engine(), user, crs=crs_arg())
+    except NotFound:
+        body["home_grid"] = None
     return body
 
 

@@ -191,6 +191,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nearby.device": ("我的位置", "My location"),
     "nearby.pick": ("地图选点", "Pick on map"),
     "nearby.branch": ("我的支行", "My branch"),
+    "nearby.grid": ("我的网格", "My grid"),
+    "nearby.none": (
+        "{r} 公里内没有您可查看的农户：请点“我的网格”、放大半径或换个起点。",
+        "No household you may see lies within {r} km: try My grid, a larger "
+        "radius or another start.",
+    ),
     "nearby.pick_hint": ("请点击地图选择起点。", "Click the map to choose the start."),
     "nearby.no_geolocation": (
         "无法获取设备位置（需 HTTPS 且允许定位），请改用地图选点。",

@@ -222,7 +222,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/logout": {"post": _op("End the session.", ALL_ROLES)},
     "/api/me": {
         "get": _op(
-            "The logged-in user and their home branch.", ALL_ROLES, params=[_CRS]
+            "The logged-in user, their home branch and, for an account manager, "
+            "the heart of their main grid (home_grid), where the nearby map "
+            "starts.",
+            ALL_ROLES,
+            params=[_CRS],
         )
     },
     "/api/convert": {

@@ -62,6 +62,7 @@
       r: gg.num(data.radius_m / 1000, 1),
       w: gg.num(data.weighted),
     });
+    if (!data.households) gg.say(message, t("nearby.none", { r: gg.num(data.radius_m / 1000, 1) }));
     state.markers.clearLayers();
     list.replaceChildren.apply(list, data.nearest.map(item));
   }
@@ -140,13 +141,21 @@
     setOrigin(e.latlng.lng, e.latlng.lat, "pick");
   });
 
-  function startAtBranch() {
-    return gg.api("GET", "/api/me?" + gg.query({ crs: crs })).then(function (me) {
-      if (me.home) return setOrigin(me.home.lon, me.home.lat, "branch");
+  // an account manager starts at the heart of their main grid (their branch
+  // can be kilometres away), everybody else at their branch
+  var gridButton = document.getElementById("origin-grid");
+  var me = gg.api("GET", "/api/me?" + gg.query({ crs: crs }));
+  function startAt(key, source) {
+    return me.then(function (who) {
+      var home = who[key];
+      if (home) return setOrigin(home.lon, home.lat, source);
       gg.say(message, t("nearby.pick_hint"));
     }, function (err) { gg.say(message, err.message, "error"); });
   }
-  document.getElementById("origin-branch").addEventListener("click", startAtBranch);
+  document.getElementById("origin-branch").addEventListener("click", function () {
+    startAt("home", "branch");
+  });
+  gridButton.addEventListener("click", function () { startAt("home_grid", "grid"); });
 
   [radius, weight, product].forEach(function (el) {
     el.addEventListener("change", function () {
@@ -155,5 +164,8 @@
     });
   });
 
-  startAtBranch();
+  me.then(function (who) {
+    gridButton.hidden = !who.home_grid;
+    return who.home_grid ? startAt("home_grid", "grid") : startAt("home", "branch");
+  }, function (err) { gg.say(message, err.message, "error"); });
 })();
