@@ -58,10 +58,21 @@
   }
   gg.escapeHtml = escapeHtml;
 
+  // a property as the tooltip shows it: fields are [property, label, format]
+  function formatted(value, format) {
+    if (value === null || value === undefined) return "–";
+    var number = Number(value);
+    if (format === "pct") return (100 * number).toFixed(1) + "%";
+    if (format === "int") return Math.round(number).toLocaleString();
+    if (format === "fixed1") return number.toFixed(1);
+    if (format === "fixed2") return number.toFixed(2);
+    if (format === "fixed4") return number.toFixed(4);
+    return String(value);
+  }
   gg.tooltipHtml = function (fields, properties) {
     return fields
       .map(function (f) {
-        return "<b>" + escapeHtml(f[1]) + "</b> " + escapeHtml(properties[f[0]]);
+        return "<b>" + escapeHtml(f[1]) + "</b> " + escapeHtml(formatted(properties[f[0]], f[2]));
       })
       .join("<br>");
   };

@@ -9,6 +9,7 @@ the browser in one page. The small runtime doing the fetching
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ class RemoteGeoJson(Layer):
         key: str,
         style: dict[str, Any] | None = None,
         colour_by: dict[str, Any] | None = None,
-        tooltip: list[tuple[str, str]] | None = None,
+        tooltip: Sequence[tuple[str, ...]] | None = None,
         highlight: dict[str, Any] | None = None,
         by_bbox: bool = True,
         min_zoom: int | None = None,

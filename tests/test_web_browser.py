@@ -245,11 +245,27 @@ def test_a_planner_opens_a_blind_spot_and_downloads_the_report(
         answer = api(page, ranked["url"])
         first = answer["blind_spots"][0]
         assert page.locator("#ranked li").count() == len(answer["blind_spots"])
-        assert first["village_name"] in page.inner_text("#ranked li:first-child")
+        shown = page.inner_text("#ranked li:first-child")
+        assert first["village_name"] in shown
+        # why, and whose grid it is, in the page's language (Chinese)
+        assert first["low_penetration"] or first["cold_spot"]
+        if first["low_penetration"]:
+            assert f"渗透率 {100 * first['penetration']:.1f}%，低于门槛" in shown
+        if first["cold_spot"]:
+            assert "统计显著的冷点" in shown
+        assert f"{first['grid_name']} · 客户经理 {first['manager_username']}" in shown
+        assert "manager_name" not in first  # planners see no staff names
         hexes = wait_loaded(page, "hexes")
-        assert page.evaluate("geogrid.layers.hexes.getLayers().length") == len(
-            api(page, hexes["url"])["features"]
+        cells = api(page, hexes["url"])["features"]
+        assert page.evaluate("geogrid.layers.hexes.getLayers().length") == len(cells)
+        # a cell's tooltip shows its penetration as a percentage
+        tooltip = page.evaluate(
+            "(p) => geogrid.layers.hexes.getLayers()"
+            ".find(l => l.feature.properties.h3 === p).getTooltip().getContent()",
+            cells[0]["properties"]["h3"],
         )
+        share = cells[0]["properties"]["penetration"]
+        assert f"<b>渗透率</b> {100 * share:.1f}%" in tooltip
 
         # the first blind spot: the map zooms to it
         page.click("#ranked li:first-child")

@@ -83,6 +83,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field.town": ("镇/街道", "Town"),
     "field.branch": ("支行", "Branch"),
     "field.area_km2": ("面积 km²", "Area km²"),
+    "field.area_m2": ("面积 m²", "Area m²"),
+    "field.gi_z": ("Gi* z 值", "Gi* z"),
+    "field.p_value": ("p 值", "p value"),
+    "field.share": ("占比", "Share"),
+    "field.deposit_other_share": ("他行存款占比", "Deposits elsewhere"),
     "field.penetration": ("渗透率", "Penetration"),
     "field.version": ("版本", "Version"),
     # grid profile
@@ -234,6 +239,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "blind.rank": ("排名", "Rank"),
     "blind.score": ("机会分", "Score"),
     "blind.reason": ("原因", "Why"),
+    "blind.low": (
+        "渗透率 {p}，低于门槛 {thr}（全域参考渗透率 {ref}）",
+        "penetration {p} is below the threshold {thr} (reference {ref})",
+    ),
+    "blind.cold": (
+        "统计显著的冷点：Gi* z = {z}，p = {p}（显著性门槛 {cut}）",
+        "significant cold spot: Gi* z = {z}, p = {p} (cut-off {cut})",
+    ),
+    "blind.owner": (
+        "网格 {grid} · 客户经理 {manager}",
+        "grid {grid} · manager {manager}",
+    ),
+    "blind.vacant": ("A 岗空缺", "A post vacant"),
+    "blind.gap": (
+        "缺口 {n} 户 · 未覆盖户他行资金 {wan} 万元 · 距最近支行 {km} 公里",
+        "gap of {n} households · uncovered households' money elsewhere ¥{yuan} · "
+        "{km} km from the nearest branch",
+    ),
     "blind.penetration": ("H3 网格渗透率", "Penetration on H3 cells"),
     "blind.cold_spots": ("冷点", "Cold spots"),
     "blind.unvisited": ("长期未走访", "Unvisited"),

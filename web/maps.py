@@ -237,30 +237,39 @@ COVERAGE_KEYS = {
     "ungridded_households": "blind.ungridded",
     "blind_spots": "blind.ranked",
 }
-COVERAGE_TOOLTIPS: dict[str, list[tuple[str, str]]] = {
-    "hexes": [("households", "field.households"), ("penetration", "field.penetration")],
+# property, label key and how the map formats the value (see layers/remote.js)
+COVERAGE_TOOLTIPS: dict[str, list[tuple[str, str, str]]] = {
+    "hexes": [
+        ("households", "field.households", "int"),
+        ("penetration", "field.penetration", "pct"),
+    ],
     "cold_spots": [
-        ("households", "field.households"),
-        ("penetration", "field.penetration"),
-        ("why", "blind.reason"),
+        ("households", "field.households", "int"),
+        ("penetration", "field.penetration", "pct"),
+        ("gi_z", "field.gi_z", "fixed2"),
+        ("p_value", "field.p_value", "fixed4"),
+        ("grid_code", "field.grid", "text"),
     ],
     "unvisited_villages": [
-        ("village_name", "field.village"),
-        ("unvisited_households", "blind.unvisited"),
+        ("village_name", "field.village", "text"),
+        ("unvisited_households", "blind.unvisited", "int"),
+        ("unvisited_share", "field.share", "pct"),
     ],
     "leakage_villages": [
-        ("village_name", "field.village"),
-        ("leaking_households", "blind.leakage"),
+        ("village_name", "field.village", "text"),
+        ("leaking_households", "blind.leakage", "int"),
+        ("deposit_other_share", "field.deposit_other_share", "pct"),
     ],
-    "ungridded_areas": [("area_m2", "field.area_km2")],
+    "ungridded_areas": [("area_m2", "field.area_m2", "int")],
     "ungridded_households": [
-        ("household_no", "field.code"),
-        ("village_name", "field.village"),
+        ("household_no", "field.code", "text"),
+        ("village_name", "field.village", "text"),
     ],
     "blind_spots": [
-        ("rank", "blind.rank"),
-        ("village_name", "field.village"),
-        ("blind_spot_reason", "blind.reason"),
+        ("rank", "blind.rank", "int"),
+        ("village_name", "field.village", "text"),
+        ("penetration", "field.penetration", "pct"),
+        ("score", "blind.score", "fixed1"),
     ],
 }
 
@@ -284,7 +293,7 @@ def blindspots_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
             key=name,
             style=style,
             colour_by=PENETRATION_SCALE if name == "hexes" else None,
-            tooltip=[(prop, t(key)) for prop, key in COVERAGE_TOOLTIPS[name]],
+            tooltip=[(prop, t(key), fmt) for prop, key, fmt in COVERAGE_TOOLTIPS[name]],
             by_bbox=name == "hexes",
             params={"crs": crs},
             show=name in ("hexes", "cold_spots", "blind_spots", "ungridded_areas"),

@@ -42,6 +42,8 @@ RANK_COLUMNS = (
     "other_yuan_per_uncovered",
     "reach",
     "reference_penetration",
+    "penetration_threshold",
+    "low_penetration",
 )
 
 
@@ -83,7 +85,10 @@ def opportunity(
     -------
     pandas.DataFrame
         The blind spots, best first, with their columns and the
-        `RANK_COLUMNS`; ``blind_spot_reason`` says why each is one.
+        `RANK_COLUMNS`; ``blind_spot_reason`` says why each is one, in
+        words, and ``low_penetration`` (below ``penetration_threshold``)
+        with ``cold_spot`` say it as flags, for a viewer to word in its
+        own language.
     """
     households = areas["households"].to_numpy(dtype=np.float64)
     customers = areas["customer_households"].to_numpy(dtype=np.float64)
@@ -111,9 +116,12 @@ def opportunity(
         if "cold_spot" in areas
         else np.zeros(len(areas), dtype=bool)
     )
+    ranked = ranked.assign(
+        penetration_threshold=blind_spot_share * reference, low_penetration=low
+    )
     ranked = ranked[(gap > 0) & (low | cold)].copy()
     ranked["blind_spot_reason"] = _reasons(
-        ranked, low[(gap > 0) & (low | cold)], reference, blind_spot_share
+        ranked, ranked["low_penetration"].to_numpy(), reference, blind_spot_share
     )
     ranked["score"] = (
         100.0

@@ -28,6 +28,26 @@
     gg.announce("ranked", data.blind_spots.length, rankedUrl);
   }, function (err) { gg.say(message, err.message, "error"); });
 
+  // why the area is a blind spot, worded in the page's language from the flags
+  function reasons(area) {
+    var out = [];
+    if (area.low_penetration) {
+      out.push(h("div", { class: "meta reason", text: t("blind.low", {
+        p: gg.pct(area.penetration),
+        thr: gg.pct(area.penetration_threshold),
+        ref: gg.pct(area.reference_penetration),
+      }) }));
+    }
+    if (area.cold_spot) {
+      out.push(h("div", { class: "meta reason", text: t("blind.cold", {
+        z: gg.num(area.gi_z, 2),
+        p: gg.num(area.p_value, 4),
+        cut: gg.num(area.p_cutoff, 4),
+      }) }));
+    }
+    return out;
+  }
+
   function item(area) {
     var name = area.village_name || area.h3 || area.grid_code || "";
     var li = h("li", { "data-rank": area.rank }, [
@@ -35,8 +55,17 @@
       " ",
       h("span", { class: "badge", text: t("blind.score") + " " + gg.num(area.score, 1) }),
       h("div", { class: "meta", text: t("field.households") + " " + gg.num(area.households) + " · " + t("field.penetration") + " " + gg.pct(area.penetration) }),
-      h("div", { class: "meta", text: area.blind_spot_reason || area.why || "" }),
-    ]);
+      h("div", { class: "meta", text: t("blind.owner", {
+        grid: area.grid_name || area.grid_code || "–",
+        manager: area.manager_name || area.manager_username || t("blind.vacant"),
+      }) }),
+      h("div", { class: "meta", text: t("blind.gap", {
+        n: gg.num(area.gap_households),
+        wan: gg.num((area.uncovered_other_yuan || 0) / 1e4),
+        yuan: gg.num(area.uncovered_other_yuan || 0),
+        km: gg.num((area.branch_distance_m || 0) / 1000, 1),
+      }) }),
+    ].concat(reasons(area)));
     li.addEventListener("click", function () {
       var b = area.bbox; // west, south, east, north in the map's system
       Array.prototype.forEach.call(ranked.children, function (x) { x.classList.remove("selected"); });
