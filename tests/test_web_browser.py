@@ -174,6 +174,14 @@ def test_head_office_moves_a_village_into_a_grid_and_saves_it(
     assert audit.detail["reason"] == "village asked to join G01-01"
 
 
+CIRCLE_IN_VIEW_JS = """() => {
+    const map = geogrid.map();
+    let circle = null;
+    map.eachLayer(l => { if (l instanceof L.Circle) circle = l; });
+    return circle !== null && map.getBounds().contains(circle.getBounds());
+}"""
+
+
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
     base_url: str, demo_engine: Engine, device: str
@@ -193,6 +201,8 @@ def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
         answer = api(page, nearby["url"])
         home = api(page, "/api/me")["home_grid"]
         assert page.evaluate("document.body.dataset.origin") == "grid"
+        # the map shows the whole search circle, even on a phone
+        page.wait_for_function(CIRCLE_IN_VIEW_JS, timeout=5_000)
         assert (answer["origin"]["lon"], answer["origin"]["lat"]) == pytest.approx(
             (home["lon"], home["lat"]), abs=1e-6
         )
@@ -234,6 +244,37 @@ def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
             panel_box = page.locator("#panel").bounding_box()
             assert panel_box["y"] >= map_box["y"] + map_box["height"] - 1
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_view_asked_for_during_a_zoom_animation_is_not_lost(base_url: str) -> None:
+    with logged_in(base_url, "am_b01_01", **PHONE) as page:
+        wait_loaded(page, "nearby")
+        page.wait_for_function(CIRCLE_IN_VIEW_JS)
+
+        # zoom out and, while the animation runs, ask for a smaller box: Leaflet
+        # alone drops the second view and stays zoomed out
+        settled = page.evaluate(
+            """() => new Promise(done => {
+                const map = geogrid.map();
+                const box = map.getBounds().pad(-0.4);
+                const shown = () => !map._animatingZoom
+                    && map.getBounds().pad(0.01).contains(box)
+                    && !map.getBounds().pad(-0.3).contains(box);
+                map.once("zoomanim", () => {
+                    geogrid.fit(map, box);
+                    let tries = 0;
+                    const poll = setInterval(() => {
+                        if (shown() || ++tries > 30) {
+                            clearInterval(poll);
+                            done(shown());
+                        }
+                    }, 100);
+                });
+                map.setZoom(map.getZoom() - 3);
+            })"""
+        )
+
+        assert settled
 
 
 def test_a_planner_opens_a_blind_spot_and_downloads_the_report(

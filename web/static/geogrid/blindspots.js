@@ -70,7 +70,7 @@
       var b = area.bbox; // west, south, east, north in the map's system
       Array.prototype.forEach.call(ranked.children, function (x) { x.classList.remove("selected"); });
       li.classList.add("selected");
-      map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 15, padding: [20, 20] });
+      gg.fit(map, [[b[1], b[0]], [b[3], b[2]]], { maxZoom: 15, padding: [20, 20] });
       if (highlight) map.removeLayer(highlight);
       highlight = L.rectangle([[b[1], b[0]], [b[3], b[2]]], { color: "#d7191c", weight: 2, fill: false, dashArray: "4 3", interactive: false }).addTo(map);
       document.body.dataset.zoomed = String(area.rank);

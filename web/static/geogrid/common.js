@@ -86,6 +86,16 @@
     return (100 * value).toFixed(digits === undefined ? 1 : digits) + "%";
   };
 
+  // fitBounds that is not lost: Leaflet drops a new view asked for while a
+  // zoom animation runs (the page's first fit, say), so wait for it to end
+  gg.fit = function (map, bounds, options) {
+    if (map._animatingZoom) {
+      map.once("zoomend", function () { gg.fit(map, bounds, options); });
+      return;
+    }
+    map.fitBounds(bounds, options);
+  };
+
   gg.say = function (el, text, kind) {
     el.textContent = text || "";
     el.className = "message" + (kind ? " " + kind : "");

@@ -59,7 +59,7 @@
         document.getElementById("run").disabled = false;
         var current = draw(left, "left", data.current);
         draw(right, "right", data.proposal);
-        left.fitBounds(current.getBounds());
+        gg.fit(left, current.getBounds());
         showFigures(data, code, params);
         document.body.dataset.proposal = String(data.proposal.features.length);
         gg.announce("proposal", data.proposal.features.length, "/api/branches/" + code + "/proposal");

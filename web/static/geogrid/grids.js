@@ -239,7 +239,7 @@
       layer.eachLayer(function (sub) {
         sub.pm.enable({ allowSelfIntersection: false });
       });
-      map.fitBounds(layer.getBounds());
+      gg.fit(map, layer.getBounds());
     }, showError);
   }
 
@@ -256,7 +256,7 @@
   function startCut() {
     setMode("cut", "edit.cutting", null);
     loadShape().then(function (layer) {
-      map.fitBounds(layer.getBounds());
+      gg.fit(map, layer.getBounds());
       map.pm.enableGlobalCutMode({ allowSelfIntersection: false });
       map.once("pm:cut", function (e) {
         state.editLayer = e.layer;

@@ -55,7 +55,9 @@
     if (state.centre) map.removeLayer(state.centre);
     state.circle = L.circle(centre, { radius: data.radius_m, color: "#1f4e79", weight: 1.5, fill: false, interactive: false }).addTo(map);
     state.centre = L.circleMarker(centre, { radius: 7, color: "#fff", weight: 2, fillColor: "#1f4e79", fillOpacity: 1 }).addTo(map);
-    map.fitBounds(state.circle.getBounds(), { padding: [10, 10] });
+    // the box of the circle from its radius in metres (the circle's own bounds
+    // come from its pixel radius at the zoom it was drawn at)
+    gg.fit(map, L.latLng(centre).toBounds(2 * data.radius_m), { padding: [10, 10] });
 
     summary.textContent = t("nearby.summary", {
       n: gg.num(data.households),

@@ -214,7 +214,7 @@
       numbered(stop).addTo(drawn);
       bounds.extend([stop.lat, stop.lon]);
     });
-    if (!keepView && bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24] });
+    if (!keepView && bounds.isValid()) gg.fit(map, bounds, { padding: [24, 24] });
   }
 
   function drawTotals(plan) {
