@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import geopandas as gpd
 import networkx as nx
@@ -528,5 +529,19 @@ def test_write_boundaries_in_the_formats_users_bring(demo, tmp_path):
     dy_m = (shapely.get_y(offset) - shapely.get_y(original)) * 110_850
     assert (np.hypot(dx_m, dy_m) > 200).all() and (np.hypot(dx_m, dy_m) < 900).all()
 
-    # writing again replaces the files
-    assert write_boundaries(demo, tmp_path / "out") == paths
+    # writing the same county again leaves every file as it was, byte for
+    # byte (a clone's data/boundaries stays clean after a demo build) ...
+    folder = tmp_path / "out"
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    time.sleep(1.1)  # a GeoPackage records the second it was written
+    assert write_boundaries(demo, folder) == paths
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+    # ... and a file whose content differs is replaced
+    other = demo.villages.assign(name=demo.villages["name"] + "X")
+    pyogrio.write_dataframe(other, paths[2], layer="villages")
+    write_boundaries(demo, folder)
+    assert pyogrio.read_dataframe(paths[2])["name"].tolist() == (
+        demo.villages["name"].tolist()
+    )
+    assert sorted(f.name for f in folder.iterdir()) == sorted(before)
