@@ -35,6 +35,7 @@ PAGE = (302, 200, 200, 200, 200, 200, 200)
 PAGE_NOT_AM = (302, 200, 200, 200, 403, 403, 200)
 PAGE_NOT_PLANNER = (302, 200, 200, 200, 200, 200, 403)
 PLAN_ROUTE = (401, 200, 200, 200, 200, 200, 403)
+RECORD_G01 = (401, 201, 201, 404, 201, 404, 403)
 
 # (method, path, expected status for each of ROLES); {placeholders} filled below
 TABLE: list[tuple[str, str, tuple[int, ...]]] = [
@@ -56,6 +57,8 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
     ("GET", "/api/households/{household_g01}", IN_G01),
     ("GET", "/api/households/{household_g02}", IN_G02),
     ("GET", "/api/households/987654321", NOWHERE),
+    ("POST", "/api/visits", RECORD_G01),
+    ("GET", "/api/visits?days=7", LOGGED_IN),
     ("POST", "/api/edits/preview", EDIT_G01),
     ("POST", "/api/edits/commit", STALE_COMMIT_G01),
     ("GET", "/api/branches/B01/proposal?k=2", DESIGN_B01),
@@ -82,7 +85,8 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
 
 @pytest.fixture(scope="module")
 def shared_demo(pg_server: Any, demo_template: str) -> Iterator[Engine]:
-    """One demo database for the module: these tests change nothing in it."""
+    """One demo database for the module: these tests change nothing in it but
+    the visits permitted users record (without a location)."""
     name = f"geogrid_access_{os.getpid()}"
     engine = create_engine(pg_server.create(name, template=demo_template))
     yield engine
@@ -146,6 +150,12 @@ def _body(path: str, facts: dict[str, Any]) -> dict[str, Any] | None:
     if path.endswith("/proposal/adopt"):
         # version 0 never exists: a permitted user gets the conflict, not a change
         return {"reason": "access test", "versions": {"G01-01": 0}}
+    if path == "/api/visits":
+        return {
+            "household_id": facts["household_g01"],
+            "purpose": "service",
+            "outcome": "not_home",
+        }
     if path == "/api/routes/plan":
         return {"filters": {}, "candidates": 4, "max_visits": 2}
     if path == "/api/routes/week":

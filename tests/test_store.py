@@ -49,7 +49,15 @@ def test_migrating_twice_is_harmless(engine: Engine) -> None:
     with engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    assert version == head == "0002"
+    assert version == head == "0003"
+
+
+def test_the_visit_accuracy_migration_goes_down_and_up(engine: Engine) -> None:
+    command.downgrade(alembic_config(engine), "0002")
+    assert "accuracy_m" not in {c["name"] for c in inspect(engine).get_columns("visit")}
+    migrate(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("visit")}
+    assert {"accuracy_m", "recorded_at"} <= columns
 
 
 def test_the_household_summary_migration_goes_down_and_up(engine: Engine) -> None:

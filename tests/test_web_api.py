@@ -26,7 +26,13 @@ from geogrid.routes.solve import (
     REASONS,
 )
 from geogrid.settings import Config
-from geogrid.store.models import PRODUCTS, TARGET_METRICS
+from geogrid.store.models import (
+    PRODUCTS,
+    TARGET_METRICS,
+    VISIT_OUTCOMES,
+    VISIT_PURPOSES,
+)
+from geogrid.visit_log import VERDICTS
 from web.app import create_app, tile_origin
 from web.geojson import MAX_VERTICES, polygon_from_geojson
 from web.i18n import MESSAGES
@@ -290,6 +296,47 @@ def test_posts_need_the_csrf_token(demo_engine: Engine) -> None:
     assert "changes no grid" in with_token.get_json()["error"]["message"]
 
 
+def test_a_visit_recorded_through_the_api_comes_back_checked(
+    demo_engine: Engine,
+) -> None:
+    client = _app(demo_engine).test_client()
+    token = _login(client, "am_b01_01")
+    with demo_engine.connect() as conn:
+        household_id, lon, lat = conn.execute(
+            text(
+                "SELECT h.id, ST_X(h.geom), ST_Y(h.geom) FROM household h "
+                "JOIN grid g ON g.id = h.grid_id WHERE g.code = 'G01-01' "
+                "ORDER BY h.id LIMIT 1"
+            )
+        ).one()
+    body = {
+        "household_id": household_id,
+        "purpose": "marketing",
+        "outcome": "interested",
+        "lon": lon,
+        "lat": lat,
+        "accuracy_m": 8,
+    }
+
+    created = client.post("/api/visits", json=body, headers={"X-CSRFToken": token})
+    wrong = client.post(
+        "/api/visits",
+        json={**body, "household_id": "12"},
+        headers={"X-CSRFToken": token},
+    )
+    listed = client.get("/api/visits?days=1").get_json()
+
+    assert created.status_code == 201
+    assert created.get_json()["verdict"] == "on_site"
+    first = listed["visits"][0]
+    assert first["id"] == created.get_json()["id"]
+    assert first["verdict"] == "on_site" and first["staff"] == "am_b01_01"
+    assert listed["summary"][0]["on_site"] >= 1
+    assert wrong.status_code == 400
+    message = wrong.get_json()["error"]["message"]
+    assert message == "Field 'household_id' must be a whole number; received '12'."
+
+
 def test_the_login_page_is_chinese_by_default_and_switches_to_english(
     engine: Engine,
 ) -> None:
@@ -318,6 +365,9 @@ def test_pages_and_scripts_use_only_catalogued_messages() -> None:
         "metric.": TARGET_METRICS,
         "reason.": REASONS,
         "violation.": (LATE, NOT_AVAILABLE, OVERTIME, OVER_QUOTA),
+        "visit.": VERDICTS,
+        "purpose.": VISIT_PURPOSES,
+        "outcome.": VISIT_OUTCOMES,
     }
     assert len(used) > 60
     assert prefixes == set(values)

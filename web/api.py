@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 
-from geogrid import access
+from geogrid import access, visit_log
 from geogrid.coverage.params import CoverageParameters
 from geogrid.crs import convert_points
 from geogrid.errors import InvalidInput, NotFound
@@ -349,6 +349,57 @@ def nearby() -> ResponseReturnValue:
 def household(household_id: int) -> ResponseReturnValue:
     """One household's file, if it lies in the user's grids."""
     return household_detail(_engine(), current(), household_id, crs=crs_arg())
+
+
+# --- visits: recorded where they happen, and checked -----------------------
+
+
+def _optional(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    return None if body.get(name) is None else field(body, name, kind)
+
+
+@bp.post("/visits")
+def record_visit() -> ResponseReturnValue:
+    """Record a visit made now, with the device's location, and say if on site."""
+    body = json_body(10_000)
+    number = (int, float)
+    crs = body.get("crs", "wgs84")
+    if crs not in DISPLAY_CRS:
+        raise InvalidInput(
+            f"Field 'crs' must be one of {', '.join(DISPLAY_CRS)}; received {crs!r}.",
+            parameter="crs",
+        )
+    recorded = visit_log.record_visit(
+        _engine(),
+        current(),
+        field(body, "household_id", int),
+        purpose=field(body, "purpose", str),
+        outcome=field(body, "outcome", str),
+        lon=_optional(body, "lon", number),
+        lat=_optional(body, "lat", number),
+        accuracy_m=_optional(body, "accuracy_m", number),
+        note=_optional(body, "note", str),
+        crs=crs,
+    )
+    return recorded, 201
+
+
+@bp.get("/visits")
+def visit_checks() -> ResponseReturnValue:
+    """Visits of the last days in the user's grids, each checked, and per staff."""
+    checks = visit_log.visit_checks(
+        _engine(),
+        current(),
+        days=int_arg("days", 30, low=1, high=visit_log.MAX_DAYS),
+        staff=request.args.get("staff") or None,
+        limit=int_arg("limit", 500, low=1, high=10_000),
+        crs=crs_arg(),
+    )
+    summary = visit_log.check_summary(checks)
+    return {
+        "visits": json.loads(checks.to_json(orient="records", date_format="iso")),
+        "summary": json.loads(summary.to_json(orient="records")),
+    }
 
 
 # --- grid design ------------------------------------------------------------

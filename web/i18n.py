@@ -218,6 +218,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "nearby.distance": ("距离", "Distance"),
     "nearby.last_visit": ("最近走访", "Last visit"),
+    # recording a visit on the spot
+    "visit.record": ("记录走访", "Record visit"),
+    "visit.purpose": ("目的", "Purpose"),
+    "visit.outcome": ("结果", "Outcome"),
+    "visit.note": ("备注", "Note"),
+    "visit.save": ("定位并保存", "Locate and save"),
+    "visit.cancel": ("取消", "Cancel"),
+    "visit.locating": ("正在定位…", "Finding your location…"),
+    "visit.no_location": (
+        "无法获取设备位置，已记录但未带位置，将被标记为“无位置”。",
+        "The device location was unavailable: recorded without it, so the "
+        "visit is flagged as having no location.",
+    ),
+    "visit.on_site": (
+        "已记录 · 距农户 {d} 米 · 现场走访",
+        "Recorded · {d} m from the household · on site",
+    ),
+    "visit.away": (
+        "已记录，但距农户 {d} 米（超出 {t} 米），将被标记为“不在现场”。",
+        "Recorded, but {d} m from the household (more than {t} m): flagged as "
+        "not on site.",
+    ),
+    "visit.household_unlocated": (
+        "已记录；该户没有坐标，无法核验位置。",
+        "Recorded; the household has no location, so the place cannot be checked.",
+    ),
+    "purpose.profile": ("建档", "Profile"),
+    "purpose.marketing": ("营销", "Marketing"),
+    "purpose.loan_survey": ("贷前调查", "Loan survey"),
+    "purpose.post_loan_check": ("贷后检查", "Post-loan check"),
+    "purpose.service": ("服务", "Service"),
+    "outcome.signed": ("已签约", "Signed"),
+    "outcome.interested": ("有意向", "Interested"),
+    "outcome.follow_up": ("待跟进", "Follow up"),
+    "outcome.not_interested": ("无意向", "Not interested"),
+    "outcome.not_home": ("不在家", "Not at home"),
     "nearby.never": ("从未走访", "never visited"),
     "nearby.products": ("持有产品", "Products"),
     "nearby.other_deposits": ("他行存款", "Deposits elsewhere"),

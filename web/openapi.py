@@ -15,6 +15,7 @@ from geogrid.nearby import (
     PRODUCT_CHOICES,
     WEIGHTS,
 )
+from geogrid.store.models import VISIT_OUTCOMES, VISIT_PURPOSES
 from web.params import DISPLAY_CRS
 
 ALL_ROLES = "head office, branch head, account manager, planner"
@@ -115,6 +116,30 @@ _DAYS = _param(
     "days", {"type": "integer", "default": 180}, "Unvisited after this many days."
 )
 _RES = _param("resolution", {"type": "integer", "default": 8}, "H3 resolution (5-10).")
+
+_RECORDERS = "head office, branch head (own branch), account manager (own grids)"
+_VISIT = {
+    "type": "object",
+    "required": ["household_id", "purpose", "outcome"],
+    "properties": {
+        "household_id": {"type": "integer"},
+        "purpose": {"enum": list(VISIT_PURPOSES)},
+        "outcome": {"enum": list(VISIT_OUTCOMES)},
+        "lon": {"type": "number", "description": "The device's longitude."},
+        "lat": {"type": "number", "description": "The device's latitude."},
+        "accuracy_m": {"type": "number", "minimum": 0, "maximum": 5000},
+        "note": {"type": "string", "maxLength": 500},
+        "crs": {"enum": list(DISPLAY_CRS), "default": "wgs84"},
+    },
+}
+
+
+def _created(operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation answering 201 Created instead of 200."""
+    operation["responses"]["201"] = operation["responses"].pop("200")
+    operation["responses"]["201"]["description"] = "Created"
+    return operation
+
 
 _EDIT = {
     "type": "object",
@@ -353,6 +378,37 @@ PATHS: dict[str, dict[str, Any]] = {
                 _CRS,
             ],
         )
+    },
+    "/api/visits": {
+        "post": _created(
+            _op(
+                "Record a visit made now at a household of the user's grids, with "
+                "the device's location; the answer says whether it was on site "
+                "(verdict on_site, away, no_location or household_unlocated).",
+                _RECORDERS,
+                body=_VISIT,
+                errors=(400, 401, 403, 404),
+            )
+        ),
+        "get": _op(
+            "Visits of the last days in the user's grids, each checked against "
+            "the household's location, and a summary per member of staff.",
+            ALL_ROLES,
+            params=[
+                _param(
+                    "days",
+                    {"type": "integer", "default": 30, "minimum": 1, "maximum": 366},
+                    "How many days back.",
+                ),
+                _param("staff", {"type": "string"}, "Only this user name."),
+                _param(
+                    "limit",
+                    {"type": "integer", "default": 500, "maximum": 10000},
+                    "At most this many visits, newest first.",
+                ),
+                _CRS,
+            ],
+        ),
     },
     "/api/households/{household_id}": {
         "get": _op(

@@ -10,11 +10,11 @@ from flask import Blueprint, current_app, g, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from geogrid import access
+from geogrid import access, visit_log
 from geogrid.auth import ACCOUNT_MANAGER, PLANNER, User
 from geogrid.nearby import DEFAULT_RADIUS_M, PRODUCT_CHOICES, WEIGHTS
 from geogrid.settings import Config
-from geogrid.store.models import PRODUCTS
+from geogrid.store.models import PRODUCTS, VISIT_OUTCOMES, VISIT_PURPOSES
 from geogrid.visits import COMMON_LABELS, ROUTE_ROLES
 from layers.boundaries import workload_scale
 from web import maps
@@ -106,6 +106,9 @@ def nearby() -> ResponseReturnValue:
         "radius_m": DEFAULT_RADIUS_M,
         "weights": list(WEIGHTS),
         "products": list(PRODUCT_CHOICES),
+        "records_visits": user.role in visit_log.RECORDERS,
+        "purposes": list(VISIT_PURPOSES),
+        "outcomes": list(VISIT_OUTCOMES),
     }
     return _render("nearby", user, fmap, extra)
 

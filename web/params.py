@@ -147,6 +147,17 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows (coordinates must be finite)")
 
 
+# how a JSON sender calls each Python type
+_JSON_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "an array",
+    dict: "an object",
+}
+
+
 def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     """``body[name]``, required and of type ``kind``."""
     if name not in body:
@@ -156,13 +167,12 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any
         )
     value = body[name]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        names = (
-            kind.__name__
-            if isinstance(kind, type)
-            else "/".join(k.__name__ for k in kind)
-        )
+        kinds = (kind,) if isinstance(kind, type) else kind
+        if float in kinds:  # a number, whole or not
+            kinds = tuple(k for k in kinds if k is not int)
+        names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
         raise InvalidInput(
-            f"Field {name!r} must be a {names}; received {value!r}.",
+            f"Field {name!r} must be {names}; received {value!r}.",
             parameter=name,
         )
     return value

@@ -41,7 +41,12 @@ from scipy.spatial import Delaunay
 
 from geogrid.demo import names as nm
 from geogrid.errors import InvalidInput
-from geogrid.store.models import PRODUCTS, TARGET_METRICS
+from geogrid.store.models import (
+    PRODUCTS,
+    TARGET_METRICS,
+    VISIT_OUTCOMES,
+    VISIT_PURPOSES,
+)
 from geogrid.validate import ID_CHECK_CHARS, ID_WEIGHTS
 
 logger = logging.getLogger(__name__)
@@ -91,8 +96,6 @@ LABELS = (
     nm.LABEL_STUDENT,
     nm.LABEL_NEWCOMER,
 )
-VISIT_PURPOSES = ("profile", "marketing", "loan_survey", "post_loan_check", "service")
-VISIT_OUTCOMES = ("signed", "interested", "follow_up", "not_interested", "not_home")
 
 _SMALL_NUMBERS = np.arange(100_000).astype(str)
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -48,6 +49,8 @@ LIAISON_KINDS = ("village_cadre", "coop_member", "property_manager", "other")
 PRODUCTS = ("deposit", "loan", "mobile_banking", "pos", "payment", "credit_card")
 TARGET_METRICS = ("deposits", "loans", "mobile_banking", "pos", "payments")
 GEOCODE_LEVELS = ("exact", "door", "group", "village", "town", "county")
+VISIT_PURPOSES = ("profile", "marketing", "loan_survey", "post_loan_check", "service")
+VISIT_OUTCOMES = ("signed", "interested", "follow_up", "not_interested", "not_home")
 
 
 def _polygon() -> Any:
@@ -329,6 +332,9 @@ class Visit(Base):
     purpose: Mapped[str | None] = mapped_column(String(50))
     outcome: Mapped[str | None] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(Text)
+    # recorded in the viewer: the device's accuracy (metres) and when it was sent
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Task(Base):

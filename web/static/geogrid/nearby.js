@@ -90,11 +90,15 @@
       h("span", { class: "meta", text: hh.household_no }),
       hh.address ? h("div", { text: hh.address }) : null,
       h("div", { class: "meta" }, [
-        t("nearby.last_visit") + ": " + (hh.last_visit || t("nearby.never")),
+        h("span", { class: "last-visit", text: t("nearby.last_visit") + ": " + (hh.last_visit || t("nearby.never")) }),
         products ? " · " + t("nearby.products") + ": " + products : "",
         hh.deposit_other > 0 ? " · " + t("nearby.other_deposits") + " ¥" + gg.num(hh.deposit_other) : "",
       ]),
       people.length ? h("div", {}, people) : null,
+      gg.page.records_visits
+        ? h("button", { class: "record-visit", type: "button", text: t("visit.record"),
+            onclick: function (e) { e.stopPropagation(); openVisitForm(li, hh); } })
+        : null,
     ]);
     li.addEventListener("click", function () {
       Array.prototype.forEach.call(list.children, function (x) { x.classList.remove("selected"); });
@@ -103,6 +107,68 @@
       marker.setStyle({ radius: 9 });
     });
     return li;
+  }
+
+  // --- recording a visit on the spot ---------------------------------------------
+
+  function options(values, label) {
+    return values.map(function (v) { return h("option", { value: v, text: label(v) }); });
+  }
+
+  function openVisitForm(li, hh) {
+    var open = li.querySelector("form.visit-form");
+    if (open) { open.remove(); return; }
+    var purpose = h("select", { name: "purpose" }, options(gg.page.purposes, function (v) { return t("purpose." + v); }));
+    var outcome = h("select", { name: "outcome" }, options(gg.page.outcomes, function (v) { return t("outcome." + v); }));
+    var note = h("input", { name: "note", type: "text", maxlength: "500" });
+    var status = h("div", { class: "message", role: "status" });
+    var save = h("button", { type: "submit", text: t("visit.save") });
+    var form = h("form", { class: "visit-form" }, [
+      h("label", {}, [t("visit.purpose") + " ", purpose]),
+      h("label", {}, [t("visit.outcome") + " ", outcome]),
+      h("label", {}, [t("visit.note") + " ", note]),
+      h("div", { class: "buttons" }, [
+        save,
+        h("button", { type: "button", text: t("visit.cancel"), onclick: function () { form.remove(); } }),
+      ]),
+      status,
+    ]);
+    form.addEventListener("click", function (e) { e.stopPropagation(); });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      save.disabled = true;
+      gg.say(status, t("visit.locating"));
+      where().then(function (position) {
+        var body = { household_id: hh.id, purpose: purpose.value, outcome: outcome.value, note: note.value, crs: "wgs84" };
+        if (position) {
+          body.lon = position.coords.longitude;
+          body.lat = position.coords.latitude;
+          body.accuracy_m = Math.min(position.coords.accuracy, 5000);
+        }
+        return gg.api("POST", "/api/visits", body);
+      }).then(function (visit) {
+        var kind = visit.verdict === "on_site" ? "ok" : "error";
+        gg.say(status, t("visit." + visit.verdict, { d: gg.num(visit.distance_m), t: gg.num(visit.tolerance_m) }), kind);
+        li.dataset.verdict = visit.verdict;
+        var last = li.querySelector(".last-visit");
+        if (last) last.textContent = t("nearby.last_visit") + ": " + visit.visited_at.slice(0, 10);
+        gg.announce("visit", 1, "/api/visits");
+      }, function (err) {
+        save.disabled = false;
+        gg.say(status, err.message, "error");
+      });
+    });
+    li.appendChild(form);
+  }
+
+  // the device's location, or null when it cannot be had (the visit is then
+  // recorded without one, and flagged so)
+  function where() {
+    return new Promise(function (resolve) {
+      if (!navigator.geolocation) return resolve(null);
+      navigator.geolocation.getCurrentPosition(resolve, function () { resolve(null); },
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 30000 });
+    });
   }
 
   // --- where to start ------------------------------------------------------------

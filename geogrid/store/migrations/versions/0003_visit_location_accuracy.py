@@ -1,0 +1,26 @@
+"""visit location accuracy: how precisely the device knew where the visit was
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-04 12:50:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("visit", sa.Column("accuracy_m", sa.Float(), nullable=True))
+    op.add_column("visit", sa.Column("recorded_at", sa.DateTime(timezone=True)))
+
+
+def downgrade() -> None:
+    op.drop_column("visit", "recorded_at")
+    op.drop_column("visit", "accuracy_m")

@@ -1,0 +1,394 @@
+"""Visits recorded where they happen, and the check that they happened there.
+
+An account manager records a visit from the phone at the household: purpose,
+outcome, a note and the device's location with its accuracy. The visit is
+stored with that location, and its distance from the household's location is
+the check: within `tolerance_m` (`ON_SITE_M`, or the device's accuracy when
+that is larger, up to `MAX_TOLERANCE_M`) it counts as made on site; farther,
+it is stored all the same but flagged ``away``, so that a branch head sees
+which visits were logged from somewhere else. A visit recorded without a
+location is flagged ``no_location``; one at a household that has no location
+of its own, ``household_unlocated``.
+
+`visit_checks` lists the visits of a period with that verdict, within the
+grids the user sees, and `check_summary` counts them per account manager.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from geogrid.access import NO_PEOPLE, personal_view, require_role, visible_grid_ids
+from geogrid.auth import ACCOUNT_MANAGER, BRANCH_HEAD, HEAD_OFFICE, PLANNER, User
+from geogrid.crs import convert_points, parse_crs
+from geogrid.errors import InvalidInput, NotFound
+from geogrid.store.models import VISIT_OUTCOMES, VISIT_PURPOSES
+
+log = logging.getLogger(__name__)
+
+ON_SITE_M = 150.0
+MAX_TOLERANCE_M = 500.0
+MAX_ACCURACY_M = 5_000.0
+NOTE_MAX_CHARS = 500
+MAX_DAYS = 366
+VERDICTS = ("on_site", "away", "no_location", "household_unlocated")
+# who records visits (they make them); planners only look
+RECORDERS = (HEAD_OFFICE, BRANCH_HEAD, ACCOUNT_MANAGER)
+CHECKERS = (HEAD_OFFICE, BRANCH_HEAD, ACCOUNT_MANAGER, PLANNER)
+
+
+def tolerance_m(accuracy_m: float | None) -> float:
+    """How far from the household a visit may be recorded and count as on site."""
+    if accuracy_m is None:
+        return ON_SITE_M
+    return min(max(ON_SITE_M, float(accuracy_m)), MAX_TOLERANCE_M)
+
+
+def verdict(
+    distance_m: float | None, accuracy_m: float | None, *, located: bool = True
+) -> str:
+    """``on_site``, ``away``, ``no_location`` or ``household_unlocated``."""
+    if distance_m is None or not math.isfinite(distance_m):
+        return "no_location" if located else "household_unlocated"
+    return "on_site" if distance_m <= tolerance_m(accuracy_m) else "away"
+
+
+def _check_visit(
+    purpose: str,
+    outcome: str,
+    note: str | None,
+    lon: float | None,
+    lat: float | None,
+    accuracy_m: float | None,
+) -> None:
+    if purpose not in VISIT_PURPOSES:
+        raise InvalidInput(
+            f"purpose must be one of {', '.join(VISIT_PURPOSES)}; received "
+            f"{purpose!r}.",
+            parameter="purpose",
+        )
+    if outcome not in VISIT_OUTCOMES:
+        raise InvalidInput(
+            f"outcome must be one of {', '.join(VISIT_OUTCOMES)}; received "
+            f"{outcome!r}.",
+            parameter="outcome",
+        )
+    if note is not None and len(note) > NOTE_MAX_CHARS:
+        raise InvalidInput(
+            f"note must be at most {NOTE_MAX_CHARS} characters; received "
+            f"{len(note)}. Shorten it.",
+            parameter="note",
+        )
+    if (lon is None) != (lat is None):
+        raise InvalidInput(
+            "lon and lat go together: give both (the device's location) or "
+            f"neither; received lon={lon!r}, lat={lat!r}.",
+            parameter="lon/lat",
+        )
+    if lon is not None and lat is not None:
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise InvalidInput(
+                f"lon and lat must be finite numbers; received {lon!r}, {lat!r}.",
+                parameter="lon/lat",
+            )
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InvalidInput(
+                "lon must be within -180..180 and lat within -90..90 (degrees); "
+                f"received lon={lon}, lat={lat}. Did you swap them?",
+                parameter="lon/lat",
+            )
+    if accuracy_m is not None and not (
+        math.isfinite(accuracy_m) and 0 <= accuracy_m <= MAX_ACCURACY_M
+    ):
+        raise InvalidInput(
+            f"accuracy_m must be from 0 to {MAX_ACCURACY_M:,.0f} metres; received "
+            f"{accuracy_m!r}.",
+            parameter="accuracy_m",
+        )
+
+
+_HOUSEHOLD_SQL = """
+SELECT h.id, h.household_no, h.geom IS NOT NULL AS located
+FROM household h
+WHERE h.id = :id AND (:all OR h.grid_id = ANY(:grids))
+"""
+
+_INSERT_SQL = """
+INSERT INTO visit (household_id, staff_id, visited_at, recorded_at, geom,
+                   accuracy_m, purpose, outcome, note)
+SELECT h.id, :staff, :at, now(),
+       ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
+       CAST(:accuracy AS float8), :purpose, :outcome, :note
+FROM household h WHERE h.id = :id
+RETURNING id, visited_at,
+  (SELECT ST_Distance(visit.geom::geography, h.geom::geography)
+   FROM household h WHERE h.id = visit.household_id) AS distance_m
+"""
+
+
+def record_visit(
+    engine: Engine,
+    user: User,
+    household_id: int,
+    *,
+    purpose: str,
+    outcome: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    accuracy_m: float | None = None,
+    note: str | None = None,
+    crs: str = "wgs84",
+) -> dict[str, Any]:
+    """Store a visit made now at a household of the user's grids, and check it.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    user
+        Who made the visit: head office, a branch head or an account manager
+        (planners only look). Only households of their grids.
+    household_id
+        The household visited.
+    purpose, outcome
+        One of `VISIT_PURPOSES` and of `VISIT_OUTCOMES`.
+    lon, lat
+        Where the device was, in ``crs``; both or neither.
+    accuracy_m
+        The device's accuracy in metres (the browser's
+        ``coords.accuracy``), which widens the on-site tolerance up to
+        `MAX_TOLERANCE_M`.
+    note
+        Free text, at most `NOTE_MAX_CHARS` characters.
+    crs
+        The system of ``lon`` and ``lat``: a phone's browser reports WGS84.
+
+    Returns
+    -------
+    dict
+        id, household_id, household_no, visited_at (ISO 8601), distance_m
+        (None without both locations), tolerance_m and verdict.
+
+    Raises
+    ------
+    PermissionDenied
+        For planners.
+    NotFound
+        When the household does not exist or lies outside the user's grids.
+    InvalidInput
+        For a purpose, outcome, location, accuracy or note that breaks its rule.
+    """
+    require_role(user, RECORDERS, "record visits")
+    lon = None if lon is None else float(lon)
+    lat = None if lat is None else float(lat)
+    accuracy_m = None if accuracy_m is None else float(accuracy_m)
+    note = (note or "").strip() or None
+    _check_visit(purpose, outcome, note, lon, lat, accuracy_m)
+    if (
+        lon is not None
+        and lat is not None
+        and parse_crs(crs)
+        not in (
+            "wgs84",
+            "cgcs2000",
+        )
+    ):
+        x, y = convert_points(lon, lat, crs, "wgs84")
+        lon, lat = float(x), float(y)
+
+    with engine.begin() as conn:
+        grids = visible_grid_ids(conn, user)
+        household = conn.execute(
+            text(_HOUSEHOLD_SQL),
+            {"id": int(household_id), "all": grids is None, "grids": grids or []},
+        ).first()
+        if household is None:
+            raise NotFound(
+                f"Household {household_id} does not exist or is outside your "
+                "grids; record visits only to households of the grids you serve."
+            )
+        stored = conn.execute(
+            text(_INSERT_SQL),
+            {
+                "id": household.id,
+                "staff": user.id,
+                "at": dt.datetime.now(dt.UTC),
+                "lon": lon,
+                "lat": lat,
+                "accuracy": accuracy_m,
+                "purpose": purpose,
+                "outcome": outcome,
+                "note": note,
+            },
+        ).one()
+
+    distance_m = None if stored.distance_m is None else float(stored.distance_m)
+    result = {
+        "id": int(stored.id),
+        "household_id": int(household.id),
+        "household_no": household.household_no,
+        "visited_at": stored.visited_at.isoformat(),
+        "purpose": purpose,
+        "outcome": outcome,
+        "distance_m": None if distance_m is None else round(distance_m, 1),
+        "accuracy_m": accuracy_m,
+        "tolerance_m": tolerance_m(accuracy_m),
+        "verdict": verdict(distance_m, accuracy_m, located=household.located)
+        if lon is not None
+        else "no_location",
+    }
+    log.info(
+        "Recorded visit %d by %s: %s",
+        result["id"],
+        user.username,
+        result["verdict"],
+    )
+    return result
+
+
+_CHECKS_SQL = """
+SELECT v.id, v.visited_at, v.recorded_at, s.username AS staff, s.name AS staff_name,
+       h.id AS household_id, h.household_no, {address} AS address,
+       g.code AS grid_code, v.purpose, v.outcome, v.accuracy_m,
+       v.geom IS NOT NULL AS has_location, h.geom IS NOT NULL AS located,
+       ST_Distance(v.geom::geography, h.geom::geography) AS distance_m,
+       ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat
+FROM visit v
+JOIN household h ON h.id = v.household_id
+JOIN staff s ON s.id = v.staff_id
+LEFT JOIN grid g ON g.id = h.grid_id
+WHERE v.visited_at >= :since
+  AND (:all OR h.grid_id = ANY(:grids))
+  AND (:staff_all OR s.username = :staff)
+ORDER BY v.visited_at DESC, v.id DESC
+LIMIT :limit
+"""
+
+
+def visit_checks(
+    engine: Engine,
+    user: User,
+    *,
+    days: int = 30,
+    staff: str | None = None,
+    limit: int = 10_000,
+    crs: str = "wgs84",
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """The visits of the last ``days`` days in the user's grids, each checked.
+
+    Parameters
+    ----------
+    engine
+        The store.
+    user
+        Head office and planners see every grid; branch heads their branch;
+        account managers the grids where they hold a post. Planners get no
+        addresses and no staff names (user names only).
+    days
+        How far back, from 1 to `MAX_DAYS`.
+    staff
+        Only the visits of this user name.
+    limit
+        At most this many visits, newest first.
+    crs
+        The system of the returned lon and lat (where the visit was recorded).
+    today
+        The day the period ends (default: today).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per visit, newest first: id, visited_at, recorded_at, staff,
+        staff_name, household_id, household_no, address, grid_code, purpose,
+        outcome, accuracy_m, distance_m, tolerance_m, verdict, lon, lat.
+    """
+    require_role(user, CHECKERS, "check visits")
+    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(
+            f"days must be a whole number from 1 to {MAX_DAYS}; received {days!r}.",
+            parameter="days",
+        )
+    if not isinstance(limit, int) or not 1 <= limit <= 100_000:
+        raise InvalidInput(
+            f"limit must be a whole number from 1 to 100,000; received {limit!r}.",
+            parameter="limit",
+        )
+    end = today or dt.date.today()
+    since = dt.datetime.combine(end - dt.timedelta(days=days), dt.time(), dt.UTC)
+    view = personal_view(user)
+    sql = _CHECKS_SQL.format(address="NULL::text" if view == NO_PEOPLE else "h.address")
+    with engine.connect() as conn:
+        grids = visible_grid_ids(conn, user)
+        frame = pd.read_sql(
+            text(sql),
+            conn,
+            params={
+                "since": since,
+                "all": grids is None,
+                "grids": grids or [],
+                "staff_all": staff is None,
+                "staff": staff or "",
+                "limit": limit,
+            },
+        )
+
+    frame["tolerance_m"] = [tolerance_m(a) for a in _floats(frame["accuracy_m"])]
+    frame["verdict"] = [
+        verdict(d, a, located=bool(loc)) if has else "no_location"
+        for d, a, loc, has in zip(
+            _floats(frame["distance_m"]),
+            _floats(frame["accuracy_m"]),
+            frame["located"],
+            frame["has_location"],
+            strict=True,
+        )
+    ]
+    frame["distance_m"] = frame["distance_m"].astype(float).round(1)
+    if parse_crs(crs) not in ("wgs84", "cgcs2000") and len(frame):
+        recorded = frame["lon"].notna()
+        x, y = convert_points(
+            frame.loc[recorded, "lon"], frame.loc[recorded, "lat"], "wgs84", crs
+        )
+        frame.loc[recorded, "lon"], frame.loc[recorded, "lat"] = x, y
+    if view == NO_PEOPLE:
+        frame = frame.drop(columns=["address", "staff_name"])
+    return frame.drop(columns=["has_location", "located"])
+
+
+def check_summary(checks: pd.DataFrame) -> pd.DataFrame:
+    """Per member of staff: visits, and how many of each verdict, worst first.
+
+    Parameters
+    ----------
+    checks
+        The result of `visit_checks`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        staff, visits, one column per verdict, and away_share (away over
+        visits with both locations), sorted by away_share then visits.
+    """
+    counts = (
+        pd.crosstab(checks["staff"], checks["verdict"])
+        .reindex(columns=list(VERDICTS), fill_value=0)
+        .astype(int)
+    )
+    counts.insert(0, "visits", counts.sum(axis=1))
+    checked = counts["on_site"] + counts["away"]
+    counts["away_share"] = (counts["away"] / checked.where(checked > 0)).round(3)
+    counts = counts.reset_index().rename_axis(columns=None)
+    return counts.sort_values(
+        ["away_share", "visits"], ascending=False, na_position="last"
+    ).reset_index(drop=True)
+
+
+def _floats(values: pd.Series) -> list[float | None]:
+    return [None if pd.isna(v) else float(v) for v in values]
