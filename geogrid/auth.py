@@ -103,6 +103,23 @@ def load_user(engine: Engine, user_id: int) -> User | None:
     return None if row is None else _user(row)
 
 
+def user_by_name(engine: Engine, username: str) -> User:
+    """The active member of staff with this user name.
+
+    Raises NotFound (naming the command that lists them) when there is none.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(_USER_SQL.format(where="username = :u")), {"u": username}
+        ).first()
+    if row is None:
+        raise NotFound(
+            f"No active member of staff is called {username!r}; "
+            "`geogrid users list` shows who there is."
+        )
+    return _user(row)
+
+
 class LoginThrottle:
     """Counts failed log-ins per key in a sliding window (thread-safe, in memory).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -536,6 +537,45 @@ def visits_plan(
     if output:
         write_route(plan, output, crs=crs)
         console.print(f"Wrote {output}.")
+
+
+@visits.command(name="check")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--days", default=30, show_default=True, help="How many days back.")
+@click.option("--staff", help="Only the visits of this user name.")
+@click.option(
+    "--as",
+    "username",
+    help="See what this user sees (their grids); default: the whole county.",
+)
+def visits_check(
+    output: Path, days: int, staff: str | None, username: str | None
+) -> None:
+    """Check where recent visits were recorded against the households' locations.
+
+    Writes one row per visit (CSV, XLSX, or points in GeoJSON, GeoPackage,
+    Shapefile) with its verdict: on_site, away, no_location or
+    household_unlocated; prints the count per member of staff. Audited.
+    """
+    from geogrid.auth import HEAD_OFFICE, User, user_by_name
+    from geogrid.visit_log import write_visit_checks
+
+    engine = _engine()
+    user = (
+        user_by_name(engine, username)
+        if username
+        else User(id=0, username="cli", name="cli", role=HEAD_OFFICE, branch_id=None)
+    )
+    checks, summary = write_visit_checks(engine, user, output, days=days, staff=staff)
+    for row in summary.itertuples(index=False):
+        away = float(row.away_share)  # type: ignore[arg-type]
+        share = "-" if math.isnan(away) else f"{away:.0%}"
+        console.print(
+            f"{row.staff}: {row.visits} visits, {row.on_site} on site, {row.away} "
+            f"away ({share}), {row.no_location} without a location",
+            highlight=False,
+        )
+    console.print(f"Wrote {len(checks):,} visits to {output}.")
 
 
 # -- users -----------------------------------------------------------------------

@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine, text
 
@@ -32,6 +34,7 @@ from geogrid.store.models import VISIT_OUTCOMES, VISIT_PURPOSES
 
 log = logging.getLogger(__name__)
 
+TIMEZONE = "Asia/Shanghai"  # of the times written to files
 ON_SITE_M = 150.0
 MAX_TOLERANCE_M = 500.0
 MAX_ACCURACY_M = 5_000.0
@@ -388,6 +391,61 @@ def check_summary(checks: pd.DataFrame) -> pd.DataFrame:
     return counts.sort_values(
         ["away_share", "visits"], ascending=False, na_position="last"
     ).reset_index(drop=True)
+
+
+def write_visit_checks(
+    engine: Engine, user: User, path: Path, *, days: int = 30, staff: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the checked visits to a file (format by its extension), audited.
+
+    CSV and XLSX get one row per visit; GeoJSON, GeoPackage and Shapefile the
+    same rows as points where each visit was recorded (visits without a
+    location have an empty geometry). Times are local (`TIMEZONE`). The
+    export is written to the audit log with the user, the file name and the
+    number of rows.
+
+    Returns
+    -------
+    (checks, summary)
+        The rows written, and `check_summary` of them.
+    """
+    from geogrid import audit
+    from geogrid.export import FORMATS, write_frame
+
+    if path.suffix.lower() not in FORMATS:
+        raise InvalidInput(
+            f"Cannot write {path.name}: the extension must be one of "
+            f"{', '.join(sorted(FORMATS))}.",
+            parameter="path",
+        )
+    checks = visit_checks(engine, user, days=days, staff=staff, limit=100_000)
+    points = gpd.GeoDataFrame(
+        checks.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(checks["lon"], checks["lat"]),
+        crs=4326,
+    )
+    # local wall-clock times: Excel keeps no time zone
+    for column in ("visited_at", "recorded_at"):
+        points[column] = (
+            pd.to_datetime(points[column], utc=True)
+            .dt.tz_convert(TIMEZONE)
+            .dt.tz_localize(None)
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_frame(points, path)
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            "export",
+            actor=user.username,
+            object_type="visit_checks",
+            object_id=path.suffix.lower().lstrip("."),
+            file=path.name,
+            rows=len(points),
+            days=days,
+        )
+    log.info("Exported %d checked visits to %s", len(points), path.name)
+    return checks, check_summary(checks)
 
 
 def _floats(values: pd.Series) -> list[float | None]:

@@ -128,3 +128,62 @@ def test_head_office_sets_a_users_password_from_the_command_line(
         input="long-enough-1\n",
     )
     assert nobody.exit_code == 2 and "no_such_user" in nobody.output
+
+
+def test_visit_checks_are_written_per_visit_and_audited(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import openpyxl
+    import pyogrio
+
+    monkeypatch.setenv(
+        "GEOGRID_DATABASE_URL", demo_engine.url.render_as_string(hide_password=False)
+    )
+    runner = CliRunner()
+    with demo_engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT count(*) FROM visit v JOIN household h ON h.id = v.household_id"
+                " JOIN grid g ON g.id = h.grid_id WHERE g.code LIKE 'G07-%' AND "
+                "v.visited_at >= now() - interval '400 days'"
+            )
+        ).scalar_one()
+
+    whole = runner.invoke(
+        main, ["visits", "check", str(tmp_path / "v.xlsx"), "--days", "366"]
+    )
+    branch = runner.invoke(
+        main,
+        [
+            "visits",
+            "check",
+            str(tmp_path / "v.gpkg"),
+            "--days",
+            "366",
+            "--as",
+            "bh_b07",
+        ],
+    )
+    nobody = runner.invoke(
+        main, ["visits", "check", str(tmp_path / "x.csv"), "--as", "nobody"]
+    )
+
+    assert whole.exit_code == 0, whole.output
+    sheet = openpyxl.load_workbook(tmp_path / "v.xlsx", read_only=True).active
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert {"household_no", "staff", "distance_m", "verdict"} <= set(header)
+    assert "away (" in whole.output  # one line per member of staff
+    assert branch.exit_code == 0, branch.output
+    points = pyogrio.read_dataframe(tmp_path / "v.gpkg")
+    assert points["grid_code"].str.startswith("G07-").all()
+    assert len(points) == stored
+    assert nobody.exit_code == 2
+    assert "No active member of staff is called 'nobody'" in nobody.output
+    with demo_engine.connect() as conn:
+        audited = conn.execute(
+            text(
+                "SELECT actor, object_id FROM audit_log WHERE action = 'export' "
+                "AND object_type = 'visit_checks' ORDER BY id"
+            )
+        ).all()
+    assert [tuple(a) for a in audited] == [("cli", "xlsx"), ("bh_b07", "gpkg")]

@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import pytest
 import shapely
 
@@ -426,6 +427,25 @@ def test_visits_by_the_grids_managers_in_the_last_year(demo):
         visits["village_code"], visits["username"], strict=True
     ):
         assert username in allowed[grid_of[village]]
+
+
+def test_a_few_managers_record_visits_at_their_branch(demo):
+    visits = demo.visits.merge(
+        demo.households[["household_no", "lon", "lat"]],
+        on="household_no",
+        suffixes=("", "_household"),
+    )
+    _, _, distance_m = pyproj.Geod(ellps="WGS84").inv(
+        visits["lon"], visits["lat"], visits["lon_household"], visits["lat_household"]
+    )
+    visits["far"] = distance_m > 150
+    desk = demo.planted["managers_recording_at_the_branch"]
+
+    share = visits.groupby("username")["far"].mean()
+
+    assert len(desk) == 3
+    assert share[desk].between(0.25, 0.5).all()
+    assert share.drop(desk).max() == 0.0  # everybody else records on the spot
 
 
 # --- determinism, scale, arguments, files --------------------------------------------

@@ -258,3 +258,18 @@ def test_the_period_of_the_checks_is_bounded(demo_engine: Engine) -> None:
 
     with pytest.raises(InvalidInput, match="days must be a whole number from 1 to 366"):
         visit_checks(demo_engine, manager, days=0)
+
+
+def test_on_the_demo_the_managers_logging_from_the_branch_stand_out(
+    demo_engine: Engine,
+) -> None:
+    head_office = authenticate(demo_engine, "ho_01", PASSWORD)
+
+    checks = visit_checks(demo_engine, head_office, days=366, limit=100_000)
+    summary = check_summary(checks)
+
+    assert len(checks) > 1_000 and set(checks["verdict"]) == {"on_site", "away"}
+    # three managers record a large share away from the household; nobody else
+    worst = summary.head(3)
+    assert (worst["away_share"] > 0.2).all()
+    assert (summary["away_share"].iloc[3:] == 0).all()

@@ -246,6 +246,61 @@ def test_an_account_manager_sees_the_heatmap_and_the_nearest_households(
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+@pytest.mark.parametrize(("away_m", "verdict"), [(0.0, "on_site"), (900.0, "away")])
+def test_an_account_manager_records_a_visit_where_they_stand(
+    base_url: str, demo_engine: Engine, away_m: float, verdict: str
+) -> None:
+    from geogrid.access import home_grid
+    from geogrid.auth import authenticate
+
+    manager = authenticate(demo_engine, "am_b01_01", "geogrid-demo")
+    heart = home_grid(demo_engine, manager)
+    # the phone stands at the first household listed, or 900 m east of it
+    here_lon = heart["lon"] + away_m / (111_320 * 0.8788)  # cos(28.5 deg)
+    context = {
+        **PHONE,
+        "geolocation": {
+            "longitude": here_lon,
+            "latitude": heart["lat"],
+            "accuracy": 15,
+        },
+        "permissions": ["geolocation"],
+    }
+
+    with logged_in(base_url, "am_b01_01", **context) as page:
+        wait_loaded(page, "nearby")
+        first = page.locator("#nearest li").first
+        household_id = int(first.get_attribute("data-id"))
+        first.locator("button.record-visit").click()
+        first.locator("select[name=outcome]").select_option("signed")
+        first.locator("input[name=note]").fill("开通手机银行")
+        first.locator("form.visit-form button[type=submit]").click()
+        page.wait_for_function("() => window.geogrid && geogrid.loaded.visit")
+
+        status = first.locator("form.visit-form .message").inner_text()
+        assert first.get_attribute("data-verdict") == verdict
+        assert ("现场走访" in status) == (verdict == "on_site")
+        assert ("不在现场" in status) == (verdict == "away")
+        assert "从未走访" not in first.inner_text()
+
+    with demo_engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT v.outcome, v.note, v.accuracy_m, ST_Distance(v.geom::geography,"
+                " h.geom::geography) AS distance_m FROM visit v "
+                "JOIN household h ON h.id = v.household_id "
+                "WHERE v.household_id = :h ORDER BY v.id DESC LIMIT 1"
+            ),
+            {"h": household_id},
+        ).one()
+    assert (stored.outcome, stored.note, stored.accuracy_m) == (
+        "signed",
+        "开通手机银行",
+        15,
+    )
+    assert stored.distance_m == pytest.approx(away_m, abs=15)
+
+
 def test_a_view_asked_for_during_a_zoom_animation_is_not_lost(base_url: str) -> None:
     with logged_in(base_url, "am_b01_01", **PHONE) as page:
         wait_loaded(page, "nearby")

@@ -81,6 +81,9 @@ UNVISITED_VILLAGES = 6
 DUPLICATED_NAMES = 6
 B_POST_SHARE = 0.6
 GRIDS_WITH_ONE_LIAISON = 2
+# account managers who record part of their visits from the branch
+DESK_MANAGERS = 3
+DESK_VISIT_SHARE = 0.4
 
 # household size 1-5 (mean 2.82) and the roles of its members
 HOUSEHOLD_SIZE_SHARES = np.array([0.16, 0.30, 0.22, 0.20, 0.12])
@@ -149,7 +152,9 @@ class DemoCounty:
         neighbouring villages), ``high_penetration_villages``,
         ``leakage_villages`` (deposits mostly at other banks, 2 pockets),
         ``unvisited_villages``, ``duplicate_village_names`` (names used in two
-        towns), ``grids_with_one_liaison`` and ``grids_without_targets``.
+        towns), ``grids_with_one_liaison``, ``grids_without_targets`` and
+        ``managers_recording_at_the_branch`` (A-post managers who record
+        about 40% of their visits at their branch, not at the household).
     as_of
         The day the demo's clock reads.
     """
@@ -1882,8 +1887,13 @@ def _visits(
     org: _Organisation,
     planted: _Planted,
     as_of: dt.date,
+    desk_managers: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """About 40% of households visited in the year before `as_of`, 1-5 times."""
+    """About 40% of households visited in the year before `as_of`, 1-5 times.
+
+    Visits are recorded within a few tens of metres of the household, except
+    a share of those of ``desk_managers``, recorded at their branch.
+    """
     rng = _stream(seed, "visits")
     n_villages, n_households = len(geo.villages.name), len(hh.village)
     rate = np.clip(rng.normal(0.44, 0.1, n_villages), 0.15, 0.7)
@@ -1903,13 +1913,25 @@ def _visits(
 
     visited_at = _visit_times(rng, hh.time_window[household], as_of)
     purpose, outcome = _purposes_and_outcomes(rng, people, household, n_households)
+    lon = hh.lon[household] + rng.normal(0, 20, n) / M_PER_DEG_LON
+    lat = hh.lat[household] + rng.normal(0, 20, n) / M_PER_DEG_LAT
+
+    # a few managers log a share of their visits from their branch's desk
+    desk = np.isin(username.astype(str), list(desk_managers)) & (
+        rng.random(n) < DESK_VISIT_SHARE
+    )
+    branch_lon, branch_lat = _lonlat(org.branch_xy[:, 0], org.branch_xy[:, 1])
+    at_branch = org.grid_branch[grid[desk]]
+    lon[desk] = branch_lon[at_branch] + rng.normal(0, 10, desk.sum()) / M_PER_DEG_LON
+    lat[desk] = branch_lat[at_branch] + rng.normal(0, 10, desk.sum()) / M_PER_DEG_LAT
+
     frame = pd.DataFrame(
         {
             "household_no": hh.number[household],
             "username": username.astype(str),
             "visited_at": visited_at,
-            "lon": hh.lon[household] + rng.normal(0, 20, n) / M_PER_DEG_LON,
-            "lat": hh.lat[household] + rng.normal(0, 20, n) / M_PER_DEG_LAT,
+            "lon": lon,
+            "lat": lat,
             "purpose": purpose,
             "outcome": outcome,
         }
@@ -1917,6 +1939,14 @@ def _visits(
     return frame.sort_values(["visited_at", "household_no"], kind="stable").reset_index(
         drop=True
     )
+
+
+def _desk_managers(seed: int, org: _Organisation) -> list[str]:
+    """A few A-post managers, drawn once, who record visits at their branch."""
+    rng = _stream(seed, "desk managers")
+    managers = sorted(set(org.a_post))
+    count = min(DESK_MANAGERS, len(managers))
+    return sorted(rng.choice(managers, size=count, replace=False).tolist())
 
 
 def _visit_times(
@@ -2081,6 +2111,7 @@ def _assemble(
     grids_l1, grids_l2 = _grid_frames(geo, org, towns_gdf)
     liaison, one_liaison = _liaison(seed, geo, org)
     targets, no_targets = _targets(seed, org, hh, people, year)
+    desk = _desk_managers(seed, org)
     codes = np.array(geo.villages.code)
     return DemoCounty(
         county=county_gdf,
@@ -2096,7 +2127,7 @@ def _assemble(
         targets=targets,
         households=_household_frame(geo, hh),
         persons=people.frame,
-        visits=_visits(seed, geo, hh, people, org, planted, as_of),
+        visits=_visits(seed, geo, hh, people, org, planted, as_of, desk),
         planted={
             "blind_spot_villages": codes[planted.blind_spot].tolist(),
             "high_penetration_villages": codes[planted.high].tolist(),
@@ -2105,6 +2136,7 @@ def _assemble(
             "duplicate_village_names": list(geo.duplicate_names),
             "grids_with_one_liaison": one_liaison,
             "grids_without_targets": no_targets,
+            "managers_recording_at_the_branch": list(desk),
         },
         as_of=as_of,
     )
