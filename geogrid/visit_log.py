@@ -11,7 +11,7 @@ location is flagged ``no_location``; one at a household that has no location
 of its own, ``household_unlocated``.
 
 `visit_checks` lists the visits of a period with that verdict, within the
-grids the user sees, and `check_summary` counts them per account manager.
+grids the user sees, and `visit_summary` counts them per member of staff.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geogrid.access import NO_PEOPLE, personal_view, require_role, visible_grid_ids
 from geogrid.auth import ACCOUNT_MANAGER, BRANCH_HEAD, HEAD_OFFICE, PLANNER, User
@@ -255,23 +257,82 @@ def record_visit(
     return result
 
 
-_CHECKS_SQL = """
-SELECT v.id, v.visited_at, v.recorded_at, s.username AS staff, s.name AS staff_name,
-       h.id AS household_id, h.household_no, {address} AS address,
-       g.code AS grid_code, v.purpose, v.outcome, v.accuracy_m,
-       v.geom IS NOT NULL AS has_location, h.geom IS NOT NULL AS located,
-       ST_Distance(v.geom::geography, h.geom::geography) AS distance_m,
-       ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat
-FROM visit v
-JOIN household h ON h.id = v.household_id
-JOIN staff s ON s.id = v.staff_id
-LEFT JOIN grid g ON g.id = h.grid_id
-WHERE v.visited_at >= :since
-  AND (:all OR h.grid_id = ANY(:grids))
-  AND (:staff_all OR s.username = :staff)
-ORDER BY v.visited_at DESC, v.id DESC
-LIMIT :limit
+# the visits of a period in the user's grids, with their distance and verdict
+# (the same rule as `verdict`, in SQL so that it can be filtered and counted)
+_CHECKED_SQL = """
+WITH checked AS (
+    SELECT v.id, v.visited_at, v.recorded_at, v.staff_id, v.household_id,
+           v.purpose, v.outcome, v.accuracy_m, v.geom,
+           ST_Distance(v.geom::geography, h.geom::geography) AS distance_m,
+           LEAST(GREATEST(:on_site, coalesce(v.accuracy_m, 0)), :max_tolerance)
+             AS tolerance_m,
+           h.geom IS NULL AS unlocated
+    FROM visit v
+    JOIN household h ON h.id = v.household_id
+    JOIN staff s ON s.id = v.staff_id
+    WHERE v.visited_at >= :since AND v.visited_at < :until
+      AND (:all OR h.grid_id = ANY(:grids))
+      AND (:staff_all OR s.username = :staff)
+), judged AS (
+    SELECT c.*, CASE WHEN c.geom IS NULL THEN 'no_location'
+                     WHEN c.unlocated THEN 'household_unlocated'
+                     WHEN c.distance_m <= c.tolerance_m THEN 'on_site'
+                     ELSE 'away' END AS verdict
+    FROM checked c
+)
 """
+
+_ROWS_SQL = """
+SELECT j.id, j.visited_at, j.recorded_at, s.username AS staff,
+       s.name AS staff_name, h.id AS household_id, h.household_no,
+       {address} AS address, g.code AS grid_code, j.purpose, j.outcome,
+       j.accuracy_m, round(j.distance_m::numeric, 1)::float AS distance_m,
+       j.tolerance_m, j.verdict, ST_X(j.geom) AS lon, ST_Y(j.geom) AS lat,
+       ST_X(h.geom) AS household_lon, ST_Y(h.geom) AS household_lat
+FROM judged j
+JOIN household h ON h.id = j.household_id
+JOIN staff s ON s.id = j.staff_id
+LEFT JOIN grid g ON g.id = h.grid_id
+WHERE :verdict_all OR j.verdict = ANY(:verdicts)
+ORDER BY j.visited_at DESC, j.id DESC
+{limit}
+"""
+
+_SUMMARY_SQL = """
+SELECT s.username AS staff, count(*) AS visits,
+       count(*) FILTER (WHERE j.verdict = 'on_site') AS on_site,
+       count(*) FILTER (WHERE j.verdict = 'away') AS away,
+       count(*) FILTER (WHERE j.verdict = 'no_location') AS no_location,
+       count(*) FILTER (WHERE j.verdict = 'household_unlocated')
+         AS household_unlocated
+FROM judged j JOIN staff s ON s.id = j.staff_id
+GROUP BY s.username
+"""
+
+
+def _period_params(
+    conn: Connection, user: User, days: int, staff: str | None, today: dt.date | None
+) -> dict[str, Any]:
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(
+            f"days must be a whole number from 1 to {MAX_DAYS}; received {days!r}.",
+            parameter="days",
+        )
+    end = today or dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    until = dt.datetime.combine(
+        end + dt.timedelta(days=1), dt.time(), ZoneInfo(TIMEZONE)
+    )
+    grids = visible_grid_ids(conn, user)
+    return {
+        "since": until - dt.timedelta(days=days),
+        "until": until,
+        "all": grids is None,
+        "grids": grids or [],
+        "staff_all": staff is None,
+        "staff": staff or "",
+        "on_site": ON_SITE_M,
+        "max_tolerance": MAX_TOLERANCE_M,
+    }
 
 
 def visit_checks(
@@ -280,7 +341,8 @@ def visit_checks(
     *,
     days: int = 30,
     staff: str | None = None,
-    limit: int = 10_000,
+    verdicts: Sequence[str] | None = None,
+    limit: int | None = 10_000,
     crs: str = "wgs84",
     today: dt.date | None = None,
 ) -> pd.DataFrame:
@@ -295,101 +357,93 @@ def visit_checks(
         account managers the grids where they hold a post. Planners get no
         addresses and no staff names (user names only).
     days
-        How far back, from 1 to `MAX_DAYS`.
+        How far back: the last ``days`` days up to and including ``today``
+        (local time, `TIMEZONE`), from 1 to `MAX_DAYS`.
     staff
         Only the visits of this user name.
+    verdicts
+        Only visits with these verdicts (of `VERDICTS`); None: all.
     limit
-        At most this many visits, newest first.
+        At most this many visits, newest first; None: all of them.
     crs
-        The system of the returned lon and lat (where the visit was recorded).
+        The system of the returned coordinates.
     today
-        The day the period ends (default: today).
+        The last day of the period (default: today).
 
     Returns
     -------
     pandas.DataFrame
         One row per visit, newest first: id, visited_at, recorded_at, staff,
         staff_name, household_id, household_no, address, grid_code, purpose,
-        outcome, accuracy_m, distance_m, tolerance_m, verdict, lon, lat.
+        outcome, accuracy_m, distance_m, tolerance_m, verdict, lon, lat (where
+        it was recorded) and household_lon, household_lat.
     """
     require_role(user, CHECKERS, "check visits")
-    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise InvalidInput(
-            f"days must be a whole number from 1 to {MAX_DAYS}; received {days!r}.",
-            parameter="days",
-        )
-    if not isinstance(limit, int) or not 1 <= limit <= 100_000:
-        raise InvalidInput(
-            f"limit must be a whole number from 1 to 100,000; received {limit!r}.",
+            f"limit must be a whole number of 1 or more; received {limit!r}.",
             parameter="limit",
         )
-    end = today or dt.date.today()
-    since = dt.datetime.combine(end - dt.timedelta(days=days), dt.time(), dt.UTC)
+    wanted = list(verdicts or [])
+    unknown = sorted(set(wanted) - set(VERDICTS))
+    if unknown:
+        raise InvalidInput(
+            f"verdict must be among {', '.join(VERDICTS)}; received "
+            f"{', '.join(unknown)}.",
+            parameter="verdict",
+        )
     view = personal_view(user)
-    sql = _CHECKS_SQL.format(address="NULL::text" if view == NO_PEOPLE else "h.address")
+    sql = _CHECKED_SQL + _ROWS_SQL.format(
+        address="NULL::text" if view == NO_PEOPLE else "h.address",
+        limit="" if limit is None else "LIMIT :limit",
+    )
     with engine.connect() as conn:
-        grids = visible_grid_ids(conn, user)
-        frame = pd.read_sql(
-            text(sql),
-            conn,
-            params={
-                "since": since,
-                "all": grids is None,
-                "grids": grids or [],
-                "staff_all": staff is None,
-                "staff": staff or "",
-                "limit": limit,
-            },
-        )
+        params = _period_params(conn, user, days, staff, today)
+        params.update(verdict_all=not wanted, verdicts=wanted, limit=limit)
+        frame = pd.read_sql(text(sql), conn, params=params)
 
-    frame["tolerance_m"] = [tolerance_m(a) for a in _floats(frame["accuracy_m"])]
-    frame["verdict"] = [
-        verdict(d, a, located=bool(loc)) if has else "no_location"
-        for d, a, loc, has in zip(
-            _floats(frame["distance_m"]),
-            _floats(frame["accuracy_m"]),
-            frame["located"],
-            frame["has_location"],
-            strict=True,
-        )
-    ]
-    frame["distance_m"] = frame["distance_m"].astype(float).round(1)
     if parse_crs(crs) not in ("wgs84", "cgcs2000") and len(frame):
-        recorded = frame["lon"].notna()
-        x, y = convert_points(
-            frame.loc[recorded, "lon"], frame.loc[recorded, "lat"], "wgs84", crs
-        )
-        frame.loc[recorded, "lon"], frame.loc[recorded, "lat"] = x, y
+        for lon, lat in (("lon", "lat"), ("household_lon", "household_lat")):
+            known = frame[lon].notna()
+            x, y = convert_points(
+                frame.loc[known, lon], frame.loc[known, lat], "wgs84", crs
+            )
+            frame.loc[known, lon], frame.loc[known, lat] = x, y
     if view == NO_PEOPLE:
         frame = frame.drop(columns=["address", "staff_name"])
-    return frame.drop(columns=["has_location", "located"])
+    return frame
 
 
-def check_summary(checks: pd.DataFrame) -> pd.DataFrame:
-    """Per member of staff: visits, and how many of each verdict, worst first.
+def visit_summary(
+    engine: Engine,
+    user: User,
+    *,
+    days: int = 30,
+    staff: str | None = None,
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """Per member of staff, every visit of the period counted by verdict.
 
-    Parameters
-    ----------
-    checks
-        The result of `visit_checks`.
+    The same period, grids and rule as `visit_checks`, counted in the
+    database over all the visits (no limit).
 
     Returns
     -------
     pandas.DataFrame
-        staff, visits, one column per verdict, and away_share (away over
-        visits with both locations), sorted by away_share then visits.
+        staff, visits, on_site, away, no_location, household_unlocated and
+        away_share (away over the visits with both locations), most away
+        first, then most visits.
     """
-    counts = (
-        pd.crosstab(checks["staff"], checks["verdict"])
-        .reindex(columns=list(VERDICTS), fill_value=0)
-        .astype(int)
-    )
-    counts.insert(0, "visits", counts.sum(axis=1))
+    require_role(user, CHECKERS, "check visits")
+    with engine.connect() as conn:
+        params = _period_params(conn, user, days, staff, today)
+        counts = pd.read_sql(text(_CHECKED_SQL + _SUMMARY_SQL), conn, params=params)
     checked = counts["on_site"] + counts["away"]
     counts["away_share"] = (counts["away"] / checked.where(checked > 0)).round(3)
-    counts = counts.reset_index().rename_axis(columns=None)
     return counts.sort_values(
-        ["away_share", "visits"], ascending=False, na_position="last"
+        ["away_share", "visits", "staff"],
+        ascending=[False, False, True],
+        na_position="last",
     ).reset_index(drop=True)
 
 
@@ -407,7 +461,7 @@ def write_visit_checks(
     Returns
     -------
     (checks, summary)
-        The rows written, and `check_summary` of them.
+        The rows written, and `visit_summary` of the same period.
     """
     from geogrid import audit
     from geogrid.export import FORMATS, write_frame
@@ -418,7 +472,7 @@ def write_visit_checks(
             f"{', '.join(sorted(FORMATS))}.",
             parameter="path",
         )
-    checks = visit_checks(engine, user, days=days, staff=staff, limit=100_000)
+    checks = visit_checks(engine, user, days=days, staff=staff, limit=None)
     points = gpd.GeoDataFrame(
         checks.drop(columns=["lon", "lat"]),
         geometry=gpd.points_from_xy(checks["lon"], checks["lat"]),
@@ -445,8 +499,4 @@ def write_visit_checks(
             days=days,
         )
     log.info("Exported %d checked visits to %s", len(points), path.name)
-    return checks, check_summary(checks)
-
-
-def _floats(values: pd.Series) -> list[float | None]:
-    return [None if pd.isna(v) else float(v) for v in values]
+    return checks, visit_summary(engine, user, days=days, staff=staff)

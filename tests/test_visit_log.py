@@ -16,9 +16,9 @@ from geogrid.nearby import household_detail
 from geogrid.visit_log import (
     MAX_TOLERANCE_M,
     ON_SITE_M,
-    check_summary,
     record_visit,
     visit_checks,
+    visit_summary,
 )
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -110,7 +110,8 @@ def test_a_visit_recorded_a_kilometre_away_is_kept_but_flagged(
     checks = visit_checks(demo_engine, manager, days=1)
     mine = checks[checks["id"] == visit["id"]].iloc[0]
     assert mine["verdict"] == "away" and mine["staff"] == "am_b01_01"
-    summary = check_summary(checks).set_index("staff").loc["am_b01_01"]
+    summary = visit_summary(demo_engine, manager, days=1).set_index("staff")
+    summary = summary.loc["am_b01_01"]
     assert summary["away"] == 1 and summary["away_share"] == 1.0
 
 
@@ -265,11 +266,43 @@ def test_on_the_demo_the_managers_logging_from_the_branch_stand_out(
 ) -> None:
     head_office = authenticate(demo_engine, "ho_01", PASSWORD)
 
-    checks = visit_checks(demo_engine, head_office, days=366, limit=100_000)
-    summary = check_summary(checks)
+    checks = visit_checks(demo_engine, head_office, days=366, limit=None)
+    summary = visit_summary(demo_engine, head_office, days=366)
 
     assert len(checks) > 1_000 and set(checks["verdict"]) == {"on_site", "away"}
     # three managers record a large share away from the household; nobody else
     worst = summary.head(3)
     assert (worst["away_share"] > 0.2).all()
     assert (summary["away_share"].iloc[3:] == 0).all()
+
+
+def test_checks_filter_by_verdict_and_the_summary_counts_every_visit(
+    demo_engine: Engine,
+) -> None:
+    manager = authenticate(demo_engine, "am_b01_01", PASSWORD)
+    house = _household(demo_engine, "G01-01")
+    for metres in (0.0, 2_000.0, 3_000.0):
+        lon, lat = _east_of(house["lon"], house["lat"], metres)
+        record_visit(
+            demo_engine,
+            manager,
+            house["id"],
+            purpose="marketing",
+            outcome="signed",
+            lon=lon,
+            lat=lat,
+        )
+
+    away = visit_checks(demo_engine, manager, days=1, verdicts=["away"])
+    newest = visit_checks(demo_engine, manager, days=1, limit=1)
+    summary = visit_summary(demo_engine, manager, days=1).set_index("staff")
+
+    assert away["distance_m"].round(-2).tolist() == [3_000.0, 2_000.0]
+    assert (
+        away[["household_lon", "household_lat"]].to_numpy()
+        == [house["lon"], house["lat"]]
+    ).all()
+    assert len(newest) == 1
+    assert summary.loc["am_b01_01", ["visits", "on_site", "away"]].tolist() == [3, 1, 2]
+    with pytest.raises(InvalidInput, match="verdict must be among on_site"):
+        visit_checks(demo_engine, manager, verdicts=["late"])

@@ -387,15 +387,19 @@ def record_visit() -> ResponseReturnValue:
 @bp.get("/visits")
 def visit_checks() -> ResponseReturnValue:
     """Visits of the last days in the user's grids, each checked, and per staff."""
+    user, days = current(), int_arg("days", 30, low=1, high=visit_log.MAX_DAYS)
+    staff = request.args.get("staff") or None
+    verdicts = [v for v in request.args.get("verdict", "").split(",") if v]
     checks = visit_log.visit_checks(
         _engine(),
-        current(),
-        days=int_arg("days", 30, low=1, high=visit_log.MAX_DAYS),
-        staff=request.args.get("staff") or None,
+        user,
+        days=days,
+        staff=staff,
+        verdicts=verdicts or None,
         limit=int_arg("limit", 500, low=1, high=10_000),
         crs=crs_arg(),
     )
-    summary = visit_log.check_summary(checks)
+    summary = visit_log.visit_summary(_engine(), user, days=days, staff=staff)
     return {
         "visits": json.loads(checks.to_json(orient="records", date_format="iso")),
         "summary": json.loads(summary.to_json(orient="records")),

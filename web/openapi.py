@@ -402,6 +402,12 @@ PATHS: dict[str, dict[str, Any]] = {
                 ),
                 _param("staff", {"type": "string"}, "Only this user name."),
                 _param(
+                    "verdict",
+                    {"type": "string"},
+                    "Only these verdicts, comma-separated (on_site, away, "
+                    "no_location, household_unlocated); the summary counts all.",
+                ),
+                _param(
                     "limit",
                     {"type": "integer", "default": 500, "maximum": 10000},
                     "At most this many visits, newest first.",
