@@ -138,8 +138,8 @@ SELECT {heat_columns}
             g.code AS grid, round(k.distance_m::numeric, 1)::float AS distance_m,
             ST_X(k.geom) AS lon, ST_Y(k.geom) AS lat,
             m.people, m.customers, m.products, m.deposit_other,
-            (SELECT max(v.visited_at)::date FROM visit v
-             WHERE v.household_id = h.id) AS last_visit
+            (SELECT (max(v.visited_at) AT TIME ZONE 'Asia/Shanghai')::date
+             FROM visit v WHERE v.household_id = h.id) AS last_visit
             {people}
      FROM nearest k
      JOIN household h ON h.id = k.id

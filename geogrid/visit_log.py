@@ -310,6 +310,12 @@ GROUP BY s.username
 """
 
 
+def _no_jit(conn: Connection) -> None:
+    """No JIT compilation in this transaction: for a few tens of thousands of
+    visits it costs ten times what the query does (0.8 s against 0.1 s)."""
+    conn.execute(text("SET LOCAL jit = off"))
+
+
 def _period_params(
     conn: Connection, user: User, days: int, staff: str | None, today: dt.date | None
 ) -> dict[str, Any]:
@@ -397,7 +403,8 @@ def visit_checks(
         address="NULL::text" if view == NO_PEOPLE else "h.address",
         limit="" if limit is None else "LIMIT :limit",
     )
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        _no_jit(conn)
         params = _period_params(conn, user, days, staff, today)
         params.update(verdict_all=not wanted, verdicts=wanted, limit=limit)
         frame = pd.read_sql(text(sql), conn, params=params)
@@ -435,7 +442,8 @@ def visit_summary(
         first, then most visits.
     """
     require_role(user, CHECKERS, "check visits")
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        _no_jit(conn)
         params = _period_params(conn, user, days, staff, today)
         counts = pd.read_sql(text(_CHECKED_SQL + _SUMMARY_SQL), conn, params=params)
     checked = counts["on_site"] + counts["away"]

@@ -79,6 +79,7 @@ TABLE: list[tuple[str, str, tuple[int, ...]]] = [
     ("GET", "/design", PAGE_NOT_AM),
     ("GET", "/blindspots", PAGE_NOT_AM),
     ("GET", "/routes", PAGE_NOT_PLANNER),
+    ("GET", "/visits", PAGE),
     ("POST", "/api/logout", LOGGED_IN),
 ]
 

@@ -301,6 +301,50 @@ def test_an_account_manager_records_a_visit_where_they_stand(
     assert stored.distance_m == pytest.approx(away_m, abs=15)
 
 
+def test_head_office_finds_the_managers_who_record_visits_away(
+    base_url: str, demo_engine: Engine
+) -> None:
+    from geogrid.auth import authenticate
+    from geogrid.visit_log import visit_summary
+
+    head_office = authenticate(demo_engine, "ho_01", "geogrid-demo")
+    expected = visit_summary(demo_engine, head_office, days=30)  # the page default
+
+    with logged_in(base_url, "ho_01", **DESKTOP) as page:
+        page.goto(urljoin(base_url, "/visits"))
+        checks = wait_loaded(page, "checks")
+        answer = api(page, checks["url"])
+
+        # worst first: the same order and figures as the core's summary
+        rows = page.eval_on_selector_all(
+            "#by-staff li", "els => els.map(e => e.dataset.staff)"
+        )
+        assert rows == [r["staff"] for r in answer["summary"]]
+        worst = expected.iloc[0]
+        assert rows[0] == worst["staff"] and worst["away_share"] > 0.2
+        assert f"不在现场 {worst['away']} 次" in page.inner_text(
+            "#by-staff li:first-child"
+        )
+
+        # the away visits: one list row and one red marker each
+        listed = page.locator("#away li[data-id]").count()
+        assert listed == len(answer["visits"]) > 0
+        assert {v["verdict"] for v in answer["visits"]} == {"away"}
+
+        # one manager: only their visits
+        page.click("#by-staff li:first-child")
+        page.wait_for_function(
+            "(s) => geogrid.loaded.checks.url.includes('staff=' + s)",
+            arg=worst["staff"],
+        )
+        mine = api(page, page.evaluate("geogrid.loaded.checks.url"))
+        assert {v["staff"] for v in mine["visits"]} == {worst["staff"]}
+        page.click("#away li[data-id]:first-child")
+        page.wait_for_function(
+            "() => document.querySelector('#away li.selected') !== null"
+        )
+
+
 def test_a_view_asked_for_during_a_zoom_animation_is_not_lost(base_url: str) -> None:
     with logged_in(base_url, "am_b01_01", **PHONE) as page:
         wait_loaded(page, "nearby")

@@ -180,6 +180,36 @@ def routes_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
     return fmap
 
 
+VERDICT_COLOURS = {
+    "on_site": "#1b5e20",
+    "away": "#c62828",
+    "no_location": "#757575",
+    "household_unlocated": "#b36b00",
+}
+
+
+def visits_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
+    """Grids as outlines; the page draws the visits it checks, and a legend."""
+    fmap = _shell(bounds, config, t)
+    RemoteGeoJson(
+        "/api/grids",
+        t("layer.grids"),
+        key="grids",
+        style={"color": "#555555", "weight": 1.2, "fillOpacity": 0.0},
+        params={"crs": display_crs(config), "level": "2"},
+        interactive=False,
+    ).add_to(fmap)
+    Legend(
+        t("checks.legend"),
+        [
+            (VERDICT_COLOURS["away"], t("verdict.away")),
+            ("#1f4e79", t("checks.legend_household")),
+        ],
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
 def design_map(bounds: Bounds, config: Config, t: Translate) -> folium.Map:
     """The left map of the design page: the page draws current grids on it."""
     fmap = _shell(bounds, config, t)

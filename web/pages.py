@@ -29,17 +29,18 @@ NAV = {
     "nearby": ("/nearby", "nav.nearby"),
     "blindspots": ("/blindspots", "nav.blindspots"),
     "routes": ("/routes", "nav.routes"),
+    "visits": ("/visits", "nav.visits"),
 }
 
 
 def nav_for(user: User) -> list[tuple[str, str]]:
     """The pages a role's menu lists, its landing page first."""
     if user.role == ACCOUNT_MANAGER:
-        names = ["nearby", "routes", "grids"]
+        names = ["nearby", "routes", "visits", "grids"]
     elif user.role == PLANNER:
-        names = ["blindspots", "grids", "design", "nearby"]
+        names = ["blindspots", "grids", "design", "nearby", "visits"]
     else:
-        names = ["grids", "design", "nearby", "routes", "blindspots"]
+        names = ["grids", "design", "nearby", "routes", "visits", "blindspots"]
     return [NAV[n] for n in names]
 
 
@@ -156,3 +157,13 @@ def routes() -> ResponseReturnValue:
         "today": dt.date.today().isoformat(),
     }
     return _render("routes", user, fmap, extra)
+
+
+@bp.get("/visits")
+@page_login_required
+def visits() -> ResponseReturnValue:
+    """Recent visits checked against the households' locations, per staff."""
+    user = current()
+    fmap = maps.visits_map(_bounds(user), _config(), _t)
+    extra = {"verdicts": list(visit_log.VERDICTS), "days": [7, 30, 90, 180]}
+    return _render("visits", user, fmap, extra)

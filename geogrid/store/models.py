@@ -327,7 +327,7 @@ class Visit(Base):
     )
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    visited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    visited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     geom: Mapped[Any] = mapped_column(_point(), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(50))
     outcome: Mapped[str | None] = mapped_column(String(50))

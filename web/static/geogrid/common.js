@@ -96,6 +96,18 @@
     map.fitBounds(bounds, options);
   };
 
+  // an ISO 8601 time from the API as the bank's local date (and time)
+  gg.localTime = function (iso, withTime) {
+    var options = { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" };
+    if (withTime) { options.hour = "2-digit"; options.minute = "2-digit"; options.hourCycle = "h23"; }
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", options).formatToParts(new Date(iso)).forEach(function (p) {
+      parts[p.type] = p.value;
+    });
+    var day = parts.year + "-" + parts.month + "-" + parts.day;
+    return withTime ? day + " " + parts.hour + ":" + parts.minute : day;
+  };
+
   gg.say = function (el, text, kind) {
     el.textContent = text || "";
     el.className = "message" + (kind ? " " + kind : "");

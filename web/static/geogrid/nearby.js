@@ -151,7 +151,7 @@
         gg.say(status, t("visit." + visit.verdict, { d: gg.num(visit.distance_m), t: gg.num(visit.tolerance_m) }), kind);
         li.dataset.verdict = visit.verdict;
         var last = li.querySelector(".last-visit");
-        if (last) last.textContent = t("nearby.last_visit") + ": " + visit.visited_at.slice(0, 10);
+        if (last) last.textContent = t("nearby.last_visit") + ": " + gg.localTime(visit.visited_at);
         gg.announce("visit", 1, "/api/visits");
       }, function (err) {
         save.disabled = false;
