@@ -169,8 +169,9 @@ def test_visit_checks_are_written_per_visit_and_audited(
     )
 
     assert whole.exit_code == 0, whole.output
-    sheet = openpyxl.load_workbook(tmp_path / "v.xlsx", read_only=True).active
-    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    book = openpyxl.load_workbook(tmp_path / "v.xlsx", read_only=True)
+    header = [c.value for c in next(book.active.iter_rows(max_row=1))]
+    book.close()
     assert {"household_no", "staff", "distance_m", "verdict"} <= set(header)
     assert "away (" in whole.output  # one line per member of staff
     assert branch.exit_code == 0, branch.output

@@ -94,7 +94,9 @@ def test_geocoding_a_file_writes_results_summary_and_review(
     _, review = geocode_file(demo_engine, source, output)
 
     book = openpyxl.load_workbook(output, read_only=True)
-    assert book.sheetnames == ["results", "summary", "review"]
+    sheets = book.sheetnames
+    book.close()
+    assert sheets == ["results", "summary", "review"]
     results = pd.read_excel(output, sheet_name="results")
     assert len(results) == len(addresses)
     assert results["lon"].notna().sum() >= 38

@@ -36,7 +36,9 @@ def test_xlsx_export_has_a_sheet_per_fixed(demo_engine: Engine, tmp_path: Path) 
     path = tmp_path / "grids.xlsx"
     export_grids(demo_engine, path)
     book = openpyxl.load_workbook(path, read_only=True)
-    assert book.sheetnames == ["grids", "posts", "liaison", "targets"]
+    sheets = book.sheetnames
+    book.close()
+    assert sheets == ["grids", "posts", "liaison", "targets"]
 
 
 def test_reimporting_exported_grids_in_gcj02_keeps_the_tiling(

@@ -423,8 +423,10 @@ def test_a_planner_opens_a_blind_spot_and_downloads_the_report(
         download.value.save_as(path)
 
     book = openpyxl.load_workbook(path, read_only=True)
-    assert {"parameters", "blind_spots", "cold_spots"} <= set(book.sheetnames)
+    sheets = set(book.sheetnames)
     header = [c.value for c in next(book["blind_spots"].iter_rows(max_row=1))]
+    book.close()
+    assert {"parameters", "blind_spots", "cold_spots"} <= sheets
     assert "village_name" in header and "manager_name" not in header
     with demo_engine.connect() as conn:
         exports = conn.execute(
