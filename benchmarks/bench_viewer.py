@@ -257,6 +257,7 @@ def bench_pages(engine: Engine, runs: int) -> Iterator[tuple[str, float, float, 
                 0.0,
             ),
             ("/nearby (API)", "am_b01_01", "/nearby", ["nearby", "grids"], 0.0),
+            ("/visits (API, 30 days)", "ho_01", "/visits", ["checks", "grids"], 0.0),
             (
                 "/blindspots (API, report cached)",
                 "planner_01",
