@@ -299,14 +299,14 @@ ORDER BY j.visited_at DESC, j.id DESC
 """
 
 _SUMMARY_SQL = """
-SELECT s.username AS staff, count(*) AS visits,
+SELECT s.username AS staff, s.name AS staff_name, count(*) AS visits,
        count(*) FILTER (WHERE j.verdict = 'on_site') AS on_site,
        count(*) FILTER (WHERE j.verdict = 'away') AS away,
        count(*) FILTER (WHERE j.verdict = 'no_location') AS no_location,
        count(*) FILTER (WHERE j.verdict = 'household_unlocated')
          AS household_unlocated
 FROM judged j JOIN staff s ON s.id = j.staff_id
-GROUP BY s.username
+GROUP BY s.username, s.name
 """
 
 
@@ -437,15 +437,17 @@ def visit_summary(
     Returns
     -------
     pandas.DataFrame
-        staff, visits, on_site, away, no_location, household_unlocated and
-        away_share (away over the visits with both locations), most away
-        first, then most visits.
+        staff, staff_name (not for planners), visits, on_site, away,
+        no_location, household_unlocated and away_share (away over the visits
+        with both locations), most away first, then most visits.
     """
     require_role(user, CHECKERS, "check visits")
     with engine.begin() as conn:
         _no_jit(conn)
         params = _period_params(conn, user, days, staff, today)
         counts = pd.read_sql(text(_CHECKED_SQL + _SUMMARY_SQL), conn, params=params)
+    if personal_view(user) == NO_PEOPLE:
+        counts = counts.drop(columns=["staff_name"])
     checked = counts["on_site"] + counts["away"]
     counts["away_share"] = (counts["away"] / checked.where(checked > 0)).round(3)
     return counts.sort_values(

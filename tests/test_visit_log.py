@@ -250,6 +250,14 @@ def test_checks_follow_what_each_role_may_see(demo_engine: Engine) -> None:
     assert visit["id"] in planner["id"].tolist()
     assert "address" in own_head and "staff_name" in own_head
     assert "address" not in planner and "staff_name" not in planner
+    # the same in the summary: head office reads names, a planner user names
+    names = visit_summary(demo_engine, authenticate(demo_engine, "bh_b01", PASSWORD))
+    assert names["staff_name"].notna().all()
+    assert names["staff_name"].ne(names["staff"]).all()
+    planner_summary = visit_summary(
+        demo_engine, authenticate(demo_engine, "planner_01", PASSWORD)
+    )
+    assert "staff_name" not in planner_summary
     # branch B02's head sees only visits to households of branch B02's grids
     assert other_head["grid_code"].str.startswith("G02-").all()
 

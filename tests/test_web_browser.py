@@ -322,9 +322,10 @@ def test_head_office_finds_the_managers_who_record_visits_away(
         assert rows == [r["staff"] for r in answer["summary"]]
         worst = expected.iloc[0]
         assert rows[0] == worst["staff"] and worst["away_share"] > 0.2
-        assert f"不在现场 {worst['away']} 次" in page.inner_text(
-            "#by-staff li:first-child"
-        )
+        first_row = page.inner_text("#by-staff li:first-child")
+        assert f"不在现场 {worst['away']} 次" in first_row
+        # named, with the user name that tells namesakes apart
+        assert f"{worst['staff_name']} ({worst['staff']})" in first_row
 
         # the away visits: one list row and one red marker each
         listed = page.locator("#away li[data-id]").count()

@@ -28,6 +28,11 @@
     }, function (err) { gg.say(message, err.message, "error"); });
   }
 
+  // a member of staff by name, with the user name that tells namesakes apart
+  function who(r) {
+    return r.staff_name ? r.staff_name + " (" + r.staff + ")" : r.staff;
+  }
+
   function total(rows, key) {
     return rows.reduce(function (n, r) { return n + (r[key] || 0); }, 0);
   }
@@ -42,13 +47,13 @@
     if (!staff.value) {
       var chosen = staff.value;
       staff.replaceChildren(h("option", { value: "", text: t("checks.everyone") }));
-      rows.forEach(function (r) { staff.appendChild(h("option", { value: r.staff, text: r.staff })); });
+      rows.forEach(function (r) { staff.appendChild(h("option", { value: r.staff, text: who(r) })); });
       staff.value = chosen;
     }
     byStaff.replaceChildren.apply(byStaff, rows.map(function (r) {
       var li = h("li", { "data-staff": r.staff, class: r.away ? "flagged" : null }, [
         t("checks.row", {
-          staff: r.staff,
+          staff: who(r),
           n: gg.num(r.visits),
           away: gg.num(r.away),
           share: r.away_share === null ? "–" : gg.pct(r.away_share),
