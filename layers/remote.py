@@ -146,10 +146,17 @@ class RemoteHeat(HeatMap):
         params: dict[str, str] | None = None,
         radius_px: int = 14,
         blur_px: int = 16,
+        gradient: dict[float, str] | None = None,
         show: bool = True,
     ) -> None:
         super().__init__(
-            [], name=name, radius=radius_px, blur=blur_px, min_opacity=0.3, show=show
+            [],
+            name=name,
+            radius=radius_px,
+            blur=blur_px,
+            min_opacity=0.3,
+            gradient=gradient,
+            show=show,
         )
         self._name = "RemoteHeat"
         self.remote = {

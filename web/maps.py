@@ -31,8 +31,11 @@ Bounds = tuple[float, float, float, float]
 Translate = Callable[[str], str]
 
 JURISDICTION_STYLE = {"color": "#5b4636", "weight": 2.5, "fillOpacity": 0.0}
-GRID_STYLE = {"color": "#333333", "weight": 1.2, "fillOpacity": 0.35}
-GRID_HIGHLIGHT = {"weight": 3, "fillOpacity": 0.55}
+GRID_STYLE = {"color": "#333333", "weight": 1.2, "fillOpacity": 0.45}
+GRID_HIGHLIGHT = {"weight": 3, "fillOpacity": 0.65}
+# household density beneath the workload colours: shades of grey, so that it
+# darkens a grid's colour where people live instead of competing with it
+DENSITY_GRADIENT = {0.3: "#e0e0e0", 0.6: "#9e9e9e", 1.0: "#424242"}
 
 
 def display_crs(config: Config) -> str:
@@ -82,6 +85,7 @@ def _grid_layers(fmap: folium.Map, crs: str, t: Translate) -> None:
         t("layer.density"),
         key="density",
         params=params,
+        gradient=DENSITY_GRADIENT,
         show=True,
     ).add_to(fmap)
     RemoteGeoJson(
