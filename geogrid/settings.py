@@ -44,6 +44,9 @@ SETTINGS: dict[str, Setting] = {
         "Coordinate system of the base tiles: wgs84 or gcj02 (AMap, Tencent).",
     ),
     "TILE_ATTRIBUTION": Setting("", "Attribution shown for the base tiles."),
+    "BANK_NAME": Setting(
+        "", "The bank's name, shown before the viewer's title (e.g. 青溪县农商银行)."
+    ),
     "LOG_LEVEL": Setting("INFO", "Logging level for the CLI and the server."),
     "SESSION_HOURS": Setting(
         "8", "A viewer session ends this many hours after log-in (1 to 24)."
@@ -64,6 +67,7 @@ class Config:
     tile_url: str = ""
     tile_crs: str = "wgs84"
     tile_attribution: str = ""
+    bank_name: str = ""
     log_level: str = "INFO"
     session_hours: str = "8"
     session_idle_minutes: str = "30"

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# the demo county's bank, in the viewer's title (a bank sets its own name)
+export GEOGRID_BANK_NAME="${GEOGRID_BANK_NAME:-青溪县农商银行}"
 exec .venv/bin/geogrid up "$@"

@@ -50,6 +50,24 @@ def test_each_role_lands_on_its_page(
     assert response.headers["Location"] == landing
 
 
+def test_the_title_carries_the_bank_name_when_one_is_set(shared_demo: Engine) -> None:
+    from geogrid.settings import Config
+
+    plain = _client(shared_demo, None).get("/login").get_data(as_text=True)
+    app = create_app(
+        {
+            "ENGINE": shared_demo,
+            "TESTING": True,
+            "GEOGRID": Config(bank_name="东林农商银行"),
+        }
+    )
+    named = app.test_client().get("/login").get_data(as_text=True)
+
+    assert "<title>登录 · 网格化营销管理</title>" in plain
+    assert "农商银行" not in plain.split("</h1>")[0]
+    assert "<h1>东林农商银行 · 网格化营销管理</h1>" in named
+
+
 def test_the_login_page_lists_demo_users_only_on_the_demo_county(
     shared_demo: Engine, engine: Engine
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -19,7 +19,7 @@ COOKIE = "geogrid_lang"
 # key: (Chinese, English)
 MESSAGES: dict[str, tuple[str, str]] = {
     # frame
-    "app.title": ("青溪县农商银行 网格化营销", "Qingxi rural bank · grid marketing"),
+    "app.title": ("网格化营销管理", "Grid marketing management"),
     "app.lang_switch": ("English", "中文"),
     "nav.grids": ("网格地图", "Grid map"),
     "nav.design": ("网格方案", "Grid design"),
@@ -34,6 +34,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.planner": ("规划人员", "Planner"),
     "common.loading": ("加载中…", "Loading…"),
     "common.error": ("出错了", "Error"),
+    # headlines of API errors by code, shown before the message (which stays
+    # in English: it names parameters and rules)
+    "error.bad_request": ("请求有误：", "Bad request: "),
+    "error.invalid_input": ("输入有误：", "Invalid input: "),
+    "error.wrong_crs": ("坐标系可能不对：", "Probably the wrong coordinate system: "),
+    "error.not_found": ("未找到：", "Not found: "),
+    "error.forbidden": ("无权操作：", "Not allowed: "),
+    "error.not_authenticated": ("请重新登录：", "Please log in again: "),
+    "error.conflict": ("已被他人修改：", "Changed by someone else: "),
+    "error.invariant_violation": ("违反网格规则，未保存：", "Breaks a grid rule, not saved: "),
+    "error.database_unavailable": ("数据库暂不可用：", "Database unavailable: "),
+    "error.too_many_attempts": ("尝试次数过多：", "Too many attempts: "),
+    "error.csrf_failed": ("页面已过期，请刷新：", "The page has expired, reload it: "),
+    "error.body_too_large": ("提交内容过大：", "Too large: "),
+    "error.internal_error": ("服务器出错：", "Server error: "),
     "common.close": ("关闭", "Close"),
     "common.none": ("无", "none"),
     "common.download_xlsx": ("下载 XLSX", "Download XLSX"),
@@ -151,7 +166,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Draw the area to cut out of the grid.",
     ),
     "edit.reason_needed": ("请填写调整原因。", "Give a reason for the change."),
-    "edit.conflict": ("冲突：", "Conflict: "),
     "edit.rollback": ("回退到此版本", "Roll back to this version"),
     "edit.operation": ("操作", "Operation"),
     "edit.who": ("调整人", "By"),
@@ -461,6 +475,13 @@ def translate(key: str, lang: str | None = None) -> str:
     return pair[LANGUAGES.index(lang)] if lang in LANGUAGES else pair[0]
 
 
+def app_title(lang: str | None = None) -> str:
+    """The viewer's title, after the bank's name when GEOGRID_BANK_NAME gives one."""
+    bank = current_app.config["GEOGRID"].bank_name.strip()
+    title = translate("app.title", lang)
+    return f"{bank} · {title}" if bank else title
+
+
 def catalogue(lang: str) -> dict[str, str]:
     """Every message in one language, for page scripts."""
     return {key: translate(key, lang) for key in MESSAGES}
@@ -492,4 +513,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
-        return {"_": translate, "lang": g.get("lang", DEFAULT_LANGUAGE)}
+        return {
+            "_": translate,
+            "lang": g.get("lang", DEFAULT_LANGUAGE),
+            "app_title": app_title(),
+        }

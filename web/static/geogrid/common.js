@@ -32,9 +32,13 @@
       return r.json().then(
         function (data) {
           if (!r.ok) {
-            var err = new Error((data.error && data.error.message) || r.statusText);
+            var code = data.error && data.error.code;
+            var detail = (data.error && data.error.message) || r.statusText;
+            // a headline in the interface language, then the API's own words
+            var err = new Error((gg.text["error." + code] || "") + detail);
             err.status = r.status;
-            err.code = data.error && data.error.code;
+            err.code = code;
+            err.detail = detail;
             throw err;
           }
           return data;

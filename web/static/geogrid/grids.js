@@ -437,7 +437,7 @@
 
   function showError(err) {
     var conflict = err.status === 409;
-    gg.say(message, (conflict ? t("edit.conflict") : "") + err.message, conflict ? "conflict" : "error");
+    gg.say(message, err.message, conflict ? "conflict" : "error");
     if (conflict && state.body) {
       message.appendChild(
         h("button", {
