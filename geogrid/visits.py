@@ -233,11 +233,13 @@ def _apply(frame: pd.DataFrame, wanted: VisitFilter, today: dt.date) -> pd.DataF
         reasons.append(pd.Series("活动名单", index=frame.index))
 
     frame = frame[keep].copy()
-    if reasons:
+    if not reasons:
+        frame["reason"] = "网格内住户"
+    elif frame.empty:  # agg over no rows gives a frame, not a column
+        frame["reason"] = pd.Series(index=frame.index, dtype="str")
+    else:
         joined = pd.concat([r[keep] for r in reasons], axis=1)
         frame["reason"] = joined.astype(str).agg("；".join, axis=1)
-    else:
-        frame["reason"] = "网格内住户"
     stale_score = frame["days_since_visit"].fillna(999).clip(upper=999) / 999
     money = pd.Series(np.log1p(frame["deposit_other"].astype(float)) / 15)
     frame["priority"] = (

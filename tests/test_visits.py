@@ -48,6 +48,20 @@ def test_filters_combine_and_every_row_says_why(demo_engine: Engine) -> None:
     assert households["priority"].is_monotonic_decreasing
 
 
+def test_a_list_nobody_matches_is_empty_not_an_error(demo_engine: Engine) -> None:
+    wanted = VisitFilter(
+        grids=[_grid(demo_engine)],
+        status="potential",
+        not_visited_days=180,
+        campaign=["NO-SUCH-HOUSEHOLD"],
+    )
+
+    households = visit_list(demo_engine, wanted, today=dt.date.today())
+
+    assert households.empty
+    assert {"reason", "priority"} <= set(households.columns)
+
+
 def test_a_users_grids_limit_the_list(demo_engine: Engine) -> None:
     with demo_engine.connect() as conn:
         some, other = conn.execute(

@@ -581,3 +581,20 @@ def test_an_account_manager_plans_a_week_and_switches_days(base_url: str) -> Non
         )
         assert shown == [s["id"] for s in answer["days"][1]["stops"]]
         assert page.locator("#unscheduled li").count() == len(answer["unscheduled"])
+
+
+def test_an_impossible_plan_is_explained_in_the_interface_language(
+    base_url: str,
+) -> None:
+    with logged_in(base_url, "am_b01_01", **PHONE) as page:
+        page.goto(base_url + "/routes")
+        page.fill("#campaign", "NO-SUCH-HOUSEHOLD")
+        page.click("#plan")
+        page.wait_for_function(
+            "() => document.getElementById('message').textContent.includes('filters')"
+        )
+        shown = page.inner_text("#message")
+        # a Chinese headline for the kind of error, then what to change
+        assert shown.startswith("输入有误：")
+        assert "loosen the filters" in shown
+        assert page.locator("#stops li").count() == 0
