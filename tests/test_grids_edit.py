@@ -178,6 +178,26 @@ def test_shrinking_a_grid_gives_the_gap_or_refuses(demo_engine: Engine) -> None:
     assert check_grids(demo_engine)["rule"].str.startswith("tiling").sum() == 0
 
 
+def test_cutting_a_hole_says_the_area_would_come_straight_back(
+    demo_engine: Engine,
+) -> None:
+    _, _, target = _border_village(demo_engine)
+    shape = shapely.get_geometry(_shape(demo_engine, target), 0)
+    inner = shape.centroid.buffer(0.002)  # about 200 m, well inside the grid
+    assert shape.contains(inner)
+    holed = shapely.Polygon(shape.exterior, [inner.exterior])
+
+    with pytest.raises(InvalidInput) as raised:
+        preview_replace_polygon(demo_engine, target, holed)
+    message = str(raised.value)
+    # names the grid and the area, and says what to do instead
+    assert f"taken out of {target} touches no other grid" in message
+    assert "reshape the neighbour" in message
+
+    with pytest.raises(InvalidInput, match=f"{target} already has this shape"):
+        preview_replace_polygon(demo_engine, target, shape)
+
+
 def test_self_crossing_drawing_is_repaired_with_a_warning(demo_engine: Engine) -> None:
     _, _, target = _border_village(demo_engine)
     shape = _shape(demo_engine, target)

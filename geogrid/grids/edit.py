@@ -285,6 +285,23 @@ def preview_rollback(engine: Engine, grid: str, version: int) -> EditPreview:
     return preview
 
 
+def _unchanged_message(branch: BranchGrids, target: int, change: AreaChange) -> str:
+    """Why an edit changes no grid, and what the user can do instead."""
+    code = branch.codes[target]
+    returned = (change.gap_given_to or {}).get(target, 0.0)
+    if returned > 0:
+        return (
+            f"This edit changes no grid: the {returned:,.0f} m² taken out of "
+            f"{code} touches no other grid, so it would go straight back to "
+            f"{code} (every place must stay in one grid). To hand an area to a "
+            "neighbour, reshape the neighbour to take it in, or move its villages."
+        )
+    return (
+        f"This edit changes no grid: {code} already has this shape (or already "
+        "holds this area). Draw the new shape, or pick another grid."
+    )
+
+
 def _build_preview(
     conn: Connection,
     operation: str,
@@ -303,9 +320,7 @@ def _build_preview(
         )
     }
     if not changed:
-        raise InvalidInput(
-            "This edit changes no grid: the area already belongs to the grid."
-        )
+        raise InvalidInput(_unchanged_message(branch, target, change))
     new_all = {**branch.shapes, **changed}
     problems = tiling_problems(new_all, branch.parent)
     if problems:
