@@ -43,7 +43,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.forbidden": ("无权操作：", "Not allowed: "),
     "error.not_authenticated": ("请重新登录：", "Please log in again: "),
     "error.conflict": ("已被他人修改：", "Changed by someone else: "),
-    "error.invariant_violation": ("违反网格规则，未保存：", "Breaks a grid rule, not saved: "),
+    "error.invariant_violation": (
+        "违反网格规则，未保存：",
+        "Breaks a grid rule, not saved: ",
+    ),
     "error.database_unavailable": ("数据库暂不可用：", "Database unavailable: "),
     "error.too_many_attempts": ("尝试次数过多：", "Too many attempts: "),
     "error.csrf_failed": ("页面已过期，请刷新：", "The page has expired, reload it: "),
