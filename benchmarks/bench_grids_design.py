@@ -28,6 +28,8 @@ from libpysal.graph import Graph
 from pyproj import Transformer
 
 from geogrid.grids import design
+from geogrid.grids.design.bisection import initial_partition
+from geogrid.grids.design.graph import adjacency
 from geogrid.grids.metrics import contiguity, max_deviation, workload_balance
 
 UTM_51N = 32651
@@ -98,13 +100,13 @@ def spopt_method(name: str) -> Callable:
 
 
 def tree_bisection_only(metric, k, seed):
-    """Our initial partition without the refinement (internals, for comparison)."""
+    """Our initial partition without the refinement, for comparison."""
     workload = design.village_workload(metric).to_numpy()
-    graph = design._adjacency(metric.geometry)
+    graph = adjacency(metric.geometry)
     xy = shapely.get_coordinates(metric.centroid.to_numpy())
     lock = np.full(len(metric), -1)
     rng = np.random.default_rng(seed)
-    return design._initial_partition(graph, workload, xy, k, lock, rng)
+    return initial_partition(graph, workload, xy, k, lock, rng)
 
 
 def ours(villages, k, seed):
