@@ -27,6 +27,7 @@ from geogrid.routes.solve import (
 )
 from geogrid.settings import Config
 from geogrid.store.models import (
+    LIAISON_KINDS,
     PRODUCTS,
     TARGET_METRICS,
     VISIT_OUTCOMES,
@@ -363,6 +364,7 @@ def test_pages_and_scripts_use_only_catalogued_messages() -> None:
         "product.": PRODUCTS,
         "status.": ("customer", "potential"),
         "metric.": TARGET_METRICS,
+        "liaison.": LIAISON_KINDS,
         "reason.": REASONS,
         "violation.": (LATE, NOT_AVAILABLE, OVERTIME, OVER_QUOTA),
         "visit.": VERDICTS,

@@ -143,6 +143,15 @@ def test_head_office_moves_a_village_into_a_grid_and_saves_it(
         assert "G01-01" in page.inner_text("#profile h2")
         households = int(profile["current"]["households"])
         assert f"{households:,}" in page.inner_text("#profile")
+        # balances read in 万元 as banks report them; liaison roles in words
+        deposits = next(x for x in profile["targets"] if x["metric"] == "deposits")
+        row = page.inner_text("#profile tr[data-metric='deposits']")
+        assert "存款（万元）" in row and f"{round(deposits['target'] / 1e4):,}" in row
+        kinds = {"village_cadre": "村干部", "coop_member": "合作社成员"}
+        kinds |= {"property_manager": "物业管理员", "other": "其他"}
+        liaison = page.inner_text("#profile ul.liaison")
+        assert all(kinds[x["kind"]] in liaison for x in profile["liaison"])
+        assert "village_cadre" not in liaison
 
         # move the neighbouring village in, preview, give a reason, save
         page.click("#btn-move")

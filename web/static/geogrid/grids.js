@@ -65,12 +65,14 @@
     return h("tr", {}, [h("th", { text: label }), h("td", { class: cls || "num", text: value })]);
   }
 
+  var MONEY_METRICS = ["deposits", "loans"];
+
   function renderProfile(p) {
     var c = p.current;
     var figures = h("table", { class: "figures" }, [
       row(t("field.households"), gg.num(c.households)),
-      row(t("field.customers"), gg.num(c.customers)),
-      row(t("field.potentials"), gg.num(c.potentials)),
+      row(t("profile.customers"), gg.num(c.customers)),
+      row(t("profile.potentials"), gg.num(c.potentials)),
       row(t("field.penetration"), gg.pct(c.penetration)),
       row(t("field.area_km2"), gg.num(p.area_km2, 2)),
       row(t("field.version"), String(p.version)),
@@ -79,17 +81,17 @@
       "ul",
       { class: "posts" },
       p.posts.map(function (post) {
-        var who = [post.post + " · " + post.username];
-        if (post.name) who.push(" " + post.name);
-        if (post.phone) who.push(" " + post.phone);
-        return h("li", { text: who.join("") });
+        var who = post.name ? post.name + " (" + post.username + ")" : post.username;
+        var parts = [t("profile.post", { post: post.post }), who, post.phone];
+        return h("li", { text: parts.filter(Boolean).join(" · ") });
       })
     );
     var liaison = h(
       "ul",
       { class: "liaison" },
       p.liaison.map(function (x) {
-        return h("li", { text: [x.name, x.kind, x.phone].filter(Boolean).join(" · ") });
+        var kind = t("liaison." + x.kind);
+        return h("li", { text: [x.name, kind, x.phone].filter(Boolean).join(" · ") });
       })
     );
     var targets = h("table", { class: "targets" }, [
@@ -101,10 +103,13 @@
       ]),
     ].concat(
       p.targets.map(function (x) {
-        return h("tr", {}, [
+        // balances in 万元 (ten thousand yuan), as banks report them; counts as they are
+        var scale = MONEY_METRICS.indexOf(x.metric) >= 0 ? 1e4 : 1;
+        var amount = function (v) { return v === null ? "–" : gg.num(v / scale); };
+        return h("tr", { "data-metric": x.metric }, [
           h("td", { text: t("metric." + x.metric) }),
-          h("td", { class: "num", text: gg.num(x.target) }),
-          h("td", { class: "num", text: gg.num(x.current) }),
+          h("td", { class: "num", text: amount(x.target) }),
+          h("td", { class: "num", text: amount(x.current) }),
           h("td", { class: "num", text: x.achieved === null ? "–" : gg.pct(x.achieved, 0) }),
         ]);
       })
