@@ -106,8 +106,8 @@ def _grid_layers(fmap: folium.Map, crs: str, t: Translate) -> None:
         tooltip=[
             ("name", t("field.grid")),
             ("code", t("field.code")),
-            ("households", t("field.households")),
-            ("ratio", t("field.ratio")),
+            ("households", t("field.households"), "int"),
+            ("ratio", t("field.ratio"), "pct"),
         ],
         params={**params, "level": "2"},
     ).add_to(fmap)
