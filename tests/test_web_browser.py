@@ -569,10 +569,22 @@ def test_an_account_manager_plans_a_week_and_switches_days(base_url: str) -> Non
         page.select_option("#mode", "week")
         page.fill("#days", "3")
         page.fill("#max-visits", "4")
+        # each day ends at a point picked on the map (home, say)
+        page.click("#end-pick")
+        centre = page.evaluate(
+            "(() => { const c = geogrid.map().getCenter(); return [c.lng, c.lat]; })()"
+        )
+        click_at(page, *centre)
+        assert "终点" in page.inner_text("#message")
         page.click("#plan")
         first = wait_loaded(page, "route")
         answer = api(page, first["url"].split("#")[0])
         assert answer["week"] is True
+        for day in answer["days"]:  # a click lands on a whole pixel (~40 m here)
+            assert day["end"] == pytest.approx(
+                {"lon": centre[0], "lat": centre[1]}, abs=1e-3
+            )
+            assert day["end"] != day["start"]
         dates = page.eval_on_selector_all(
             "#day-tabs button", "els => els.map(e => e.dataset.date)"
         )

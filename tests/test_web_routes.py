@@ -108,6 +108,29 @@ def test_an_account_manager_plans_a_day_in_their_own_grids(
     assert plan["totals"]["distance_km"] <= plan["totals"]["nn_distance_km"] + 1e-6
 
 
+def test_a_day_can_end_at_the_branch_or_a_picked_point(app: Flask) -> None:
+    client = _client(app, "am_b01_01")
+    body = {"filters": {}, "candidates": 10, "max_visits": 4, "crs": "wgs84"}
+    round_trip = _plan(client, **body).get_json()
+    branch = round_trip["start"]
+    assert round_trip["end"] == branch  # back to the start by default
+
+    # from a household of the list, home to the branch
+    first = round_trip["stops"][0]
+    home = {"lon": first["lon"], "lat": first["lat"]}
+    to_branch = _plan(client, **body, start=home, end="branch").get_json()
+    assert to_branch["start"] == pytest.approx(home, abs=1e-5)
+    assert to_branch["end"] == pytest.approx(branch, abs=1e-5)
+    # the line along the roads finishes near the branch
+    last = to_branch["line"]["coordinates"][-1]
+    assert last == pytest.approx([branch["lon"], branch["lat"]], abs=0.01)
+
+    # from the branch to a point picked on the map (home, say)
+    to_home = _plan(client, **body, end=home).get_json()
+    assert to_home["start"] == pytest.approx(branch, abs=1e-5)
+    assert to_home["end"] == pytest.approx(home, abs=1e-5)
+
+
 def test_the_route_is_drawn_in_the_maps_coordinates(app: Flask) -> None:
     client = _client(app, "am_b01_01")
     body = {"filters": {}, "candidates": 10, "max_visits": 5}

@@ -404,6 +404,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "routes.candidates": ("候选户数（按优先级）", "Candidates (by priority)"),
     "routes.start": ("起点", "Start"),
     "routes.start_picked": ("已在地图上选定起点。", "Start picked on the map."),
+    "routes.end": ("终点", "End"),
+    "routes.end_start": ("回到起点", "Back to the start"),
+    "routes.end_picked": ("已在地图上选定终点。", "End picked on the map."),
+    "routes.end_pick_hint": (
+        "在地图上点击终点（如住处）。",
+        "Click the end on the map (home, say).",
+    ),
     "routes.plan": ("生成路线", "Plan the route"),
     "routes.planning": ("正在规划路线…", "Planning the route…"),
     "routes.print": ("打印", "Print"),

@@ -195,7 +195,10 @@ _ROUTE_PLAN = {
         "start": {
             "description": '"branch" (default) or {"lon", "lat"} in `crs`.',
         },
-        "end": {"description": "As `start`; the start when omitted."},
+        "end": {
+            "description": 'As `start`: "branch" or {lon, lat}; back to the '
+            "start when omitted."
+        },
         "date": {"type": "string", "format": "date"},
         "max_visits": {"type": "integer", "default": 12, "maximum": 60},
         "service_min": {"type": "integer", "default": 20},

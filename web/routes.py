@@ -318,12 +318,14 @@ def _asked(
             "without a visit, or no product condition).",
             parameter="filters",
         )
+    branch = start_for(engine, user, wanted.grids)
     return _Asked(
         crs=crs,
         listed=listed,
         chosen=listed.head(candidates),
-        start=_point(body, "start", crs) or start_for(engine, user, wanted.grids),
-        end=_point(body, "end", crs),
+        start=_point(body, "start", crs) or branch,
+        # "branch": back to the branch even when the day starts elsewhere
+        end=branch if body.get("end") == "branch" else _point(body, "end", crs),
         date=_date(body),
         max_visits=max_visits,
         service_min=service_min,

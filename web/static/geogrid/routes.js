@@ -17,7 +17,11 @@
   var COLOURS = { route: "#1f4e79", potential: "#b36b00", customer: "#1b5e20", late: "#c62828" };
   var drawn = L.layerGroup().addTo(map);
   // answer: the API's plan (a day, or a week of days); plan: the day shown
-  var state = { answer: null, plan: null, day: 0, start: "branch", point: null, picking: false };
+  // picking: which end of the day a click on the map sets ("start", "end" or null)
+  var state = {
+    answer: null, plan: null, day: 0,
+    start: "branch", point: null, end: "start", endPoint: null, picking: null,
+  };
   var week = function () { return state.answer && state.answer.week; };
   $("mode").addEventListener("change", function () {
     $("days-label").hidden = $("mode").value !== "week";
@@ -33,18 +37,34 @@
     });
   }
 
-  $("start-branch").addEventListener("click", function () { setStart("branch"); });
-  $("start-pick").addEventListener("click", function () {
-    state.picking = true;
+  function setEnd(kind, point) {
+    state.end = kind;
+    state.endPoint = point || null;
+    ["start", "branch", "pick"].forEach(function (k) {
+      $("end-" + k).classList.toggle("on", k === kind);
+    });
+  }
+
+  function pick(which, hint) {
+    state.picking = which;
     map.getContainer().style.cursor = "crosshair";
-    gg.say(message, t("nearby.pick_hint"));
-  });
+    gg.say(message, t(hint));
+  }
+
+  $("start-branch").addEventListener("click", function () { setStart("branch"); });
+  $("start-pick").addEventListener("click", function () { pick("start", "nearby.pick_hint"); });
+  $("end-start").addEventListener("click", function () { setEnd("start"); });
+  $("end-branch").addEventListener("click", function () { setEnd("branch"); });
+  $("end-pick").addEventListener("click", function () { pick("end", "routes.end_pick_hint"); });
   map.on("click", function (e) {
     if (!state.picking) return;
-    state.picking = false;
+    var which = state.picking;
+    var point = { lon: e.latlng.lng, lat: e.latlng.lat };
+    state.picking = null;
     map.getContainer().style.cursor = "";
-    setStart("pick", { lon: e.latlng.lng, lat: e.latlng.lat });
-    gg.say(message, t("routes.start_picked"), "ok");
+    if (which === "end") setEnd("pick", point);
+    else setStart("pick", point);
+    gg.say(message, t(which === "end" ? "routes.end_picked" : "routes.start_picked"), "ok");
   });
   $("start-device").addEventListener("click", function () {
     if (!navigator.geolocation) {
@@ -86,6 +106,7 @@
         campaign: listOf($("campaign").value),
       },
       start: state.start === "branch" ? "branch" : state.point,
+      end: state.end === "start" ? null : state.end === "branch" ? "branch" : state.endPoint,
       date: $("date").value || null,
       max_visits: Number($("max-visits").value),
       service_min: Number($("service-min").value),
