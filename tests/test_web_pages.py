@@ -139,6 +139,27 @@ def test_a_refused_page_is_a_page_in_the_users_language(shared_demo: Engine) -> 
     assert "may not design grids" in response.get_data(as_text=True)
 
 
+# what Chromium 156 sends when it opens a page
+CHROMIUM_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/jxl,image/avif,"
+    "image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+
+
+def test_a_browser_opening_a_missing_page_gets_a_page_and_the_api_json(
+    shared_demo: Engine,
+) -> None:
+    client = _client(shared_demo, "ho_01")
+    page = client.get("/no-such-page", headers={"Accept": CHROMIUM_ACCEPT})
+    api = client.get("/api/no-such-endpoint", headers={"Accept": CHROMIUM_ACCEPT})
+    script = client.get("/no-such-page", headers={"Accept": "application/json"})
+
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "/no-such-page" in page.get_data(as_text=True)
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"
+    assert script.mimetype == "application/json"
+
+
 def test_english_pages_and_scripts_get_english_text(shared_demo: Engine) -> None:
     html = _client(shared_demo, "ho_01").get("/grids?lang=en").get_data(as_text=True)
     assert "Grid map" in html and "Click a grid to see its profile" in html

@@ -85,9 +85,10 @@ def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
 
 def _wants_page() -> bool:
     """A browser opening a page (not the API) gets the error as a page."""
-    return not request.path.startswith("/api/") and (
-        request.accept_mimetypes.best == "text/html"
-    )
+    # best_match, not best: werkzeug orders Chromium's header (which ends in
+    # "application/signed-exchange;v=b3;q=0.7") with that type first
+    accepted = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return not request.path.startswith("/api/") and accepted == "text/html"
 
 
 def _error(status: int, body: dict[str, Any]) -> tuple[Response, int]:
