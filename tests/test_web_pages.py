@@ -155,7 +155,9 @@ def test_a_browser_opening_a_missing_page_gets_a_page_and_the_api_json(
     script = client.get("/no-such-page", headers={"Accept": "application/json"})
 
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "/no-such-page" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "/no-such-page" in html
+    assert "<h1>404 · 未找到</h1>" in html and "返回首页" in html
     assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"
     assert script.mimetype == "application/json"
 

@@ -94,7 +94,11 @@ def _wants_page() -> bool:
 def _error(status: int, body: dict[str, Any]) -> tuple[Response, int]:
     if _wants_page():
         html = render_template(
-            "error.html", status=status, message=body["error"]["message"], user=None
+            "error.html",
+            status=status,
+            code=body["error"]["code"],
+            message=body["error"]["message"],
+            user=None,
         )
         return Response(html, mimetype="text/html"), status
     return jsonify(body), status

@@ -52,6 +52,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.csrf_failed": ("页面已过期，请刷新：", "The page has expired, reload it: "),
     "error.body_too_large": ("提交内容过大：", "Too large: "),
     "error.internal_error": ("服务器出错：", "Server error: "),
+    "error.method_not_allowed": ("不支持此操作：", "Method not allowed: "),
+    "error.home": ("返回首页", "Back to the start page"),
     "common.close": ("关闭", "Close"),
     "common.none": ("无", "none"),
     "common.download_xlsx": ("下载 XLSX", "Download XLSX"),
