@@ -390,7 +390,7 @@ def visit_checks() -> ResponseReturnValue:
     user, days = current(), int_arg("days", 30, low=1, high=visit_log.MAX_DAYS)
     staff = request.args.get("staff") or None
     verdicts = [v for v in request.args.get("verdict", "").split(",") if v]
-    checks = visit_log.visit_checks(
+    checks, summary = visit_log.checks_and_summary(
         _engine(),
         user,
         days=days,
@@ -399,7 +399,6 @@ def visit_checks() -> ResponseReturnValue:
         limit=int_arg("limit", 500, low=1, high=10_000),
         crs=crs_arg(),
     )
-    summary = visit_log.visit_summary(_engine(), user, days=days, staff=staff)
     return {
         "visits": json.loads(checks.to_json(orient="records", date_format="iso")),
         "summary": json.loads(summary.to_json(orient="records")),
