@@ -11,6 +11,9 @@ from folium.template import Template
 class Legend(MacroElement):
     """A legend control: a title and (colour, label) rows.
 
+    On a narrow screen only the title shows, so the legends leave the map to
+    the map; a tap on it opens and closes the rows.
+
     Parameters
     ----------
     title
@@ -32,6 +35,11 @@ class Legend(MacroElement):
             legend.onAdd = function () {
                 var div = L.DomUtil.create("div", "geogrid-legend");
                 div.innerHTML = {{ this.html|tojson }};
+                // on a phone only the title shows until tapped (see geogrid.css)
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.on(div, "click", function () {
+                    div.classList.toggle("open");
+                });
                 return div;
             };
             legend.addTo({{ this._parent.get_name() }});

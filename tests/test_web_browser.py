@@ -619,3 +619,21 @@ def test_an_impossible_plan_is_explained_in_the_interface_language(
         assert shown.startswith("输入有误：")
         assert "loosen the filters" in shown
         assert page.locator("#stops li").count() == 0
+
+
+def test_on_a_phone_the_legends_fold_to_their_titles(base_url: str) -> None:
+    with logged_in(base_url, "planner_01", **PHONE) as page:
+        page.goto(base_url + "/blindspots")
+        legend = page.locator(".geogrid-legend").first
+        legend.wait_for()
+        row = legend.locator("div").first
+        assert legend.locator("b").is_visible() and not row.is_visible()
+
+        legend.click()
+        assert row.is_visible()
+        legend.click()
+        assert not row.is_visible()
+
+    with logged_in(base_url, "planner_01", **DESKTOP) as page:
+        page.goto(base_url + "/blindspots")
+        page.locator(".geogrid-legend div").first.wait_for()  # open on a desktop
