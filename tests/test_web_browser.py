@@ -512,6 +512,22 @@ def test_an_account_manager_plans_reorders_and_downloads_a_route(
         page.emulate_media(media="print")
         assert not page.locator("#route-form").is_visible()
         assert page.locator("#stops li").first.is_visible()
+        # the map is fitted again to its printed size: the start and every
+        # stop are drawn inside the map as it is printed
+        page.wait_for_function(
+            """() => {
+                const box = geogrid.map().getContainer().getBoundingClientRect();
+                const marks = [...document.querySelectorAll(
+                    '.stop-icon, path.leaflet-interactive')];
+                return marks.length > 0 && marks.every(m => {
+                    const r = m.getBoundingClientRect();
+                    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+                    return x >= box.left && x <= box.right
+                        && y >= box.top && y <= box.bottom;
+                });
+            }""",
+            timeout=5_000,
+        )
 
         if device == "phone":
             assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -21,6 +21,7 @@
   var state = {
     answer: null, plan: null, day: 0,
     start: "branch", point: null, end: "start", endPoint: null, picking: null,
+    bounds: null,
   };
   var week = function () { return state.answer && state.answer.week; };
   $("mode").addEventListener("change", function () {
@@ -235,7 +236,22 @@
       numbered(stop).addTo(drawn);
       bounds.extend([stop.lat, stop.lon]);
     });
+    state.bounds = bounds;
     if (!keepView && bounds.isValid()) gg.fit(map, bounds, { padding: [24, 24] });
+  }
+
+  // the printed map has another size: fit the whole route into it, and back
+  function refit() {
+    map.invalidateSize({ animate: false });
+    if (state.bounds && state.bounds.isValid()) {
+      map.fitBounds(state.bounds, { padding: [24, 24], animate: false });
+    }
+  }
+  window.addEventListener("beforeprint", refit);
+  window.addEventListener("afterprint", refit);
+  if (window.matchMedia) {
+    var printing = window.matchMedia("print");
+    if (printing.addEventListener) printing.addEventListener("change", refit);
   }
 
   function drawTotals(plan) {
