@@ -21,7 +21,9 @@ from geogrid.demo.load import build_demo
 def main(households: int = 150_000) -> None:
     with bench_engine() as engine:
         started = time.perf_counter()
-        summary = build_demo(engine, households=households, boundaries_dir=None)
+        summary = build_demo(
+            engine, households=households, boundaries_dir=None, replace=True
+        )
         build_s = time.perf_counter() - started
 
         county = generate_county(households=households)

@@ -55,7 +55,7 @@ def _border_village(engine: Engine) -> tuple[str, str, str]:
 def main(households: int = 1_000_000, repeats: int = 7) -> None:
     with bench_engine() as engine:
         started = time.perf_counter()
-        build_demo(engine, households=households, boundaries_dir=None)
+        build_demo(engine, households=households, boundaries_dir=None, replace=True)
         build_s = time.perf_counter() - started
         village, _, target = _border_village(engine)
 

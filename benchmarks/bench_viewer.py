@@ -65,7 +65,7 @@ def county(households: int) -> Iterator[Engine]:
     with bench_engine() as engine:
         if _households(engine) < households:
             started = time.perf_counter()
-            build_demo(engine, households=households, boundaries_dir=None)
+            build_demo(engine, households=households, boundaries_dir=None, replace=True)
             print(f"built the demo county in {time.perf_counter() - started:.0f} s")
         yield engine
 

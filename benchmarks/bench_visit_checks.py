@@ -103,7 +103,9 @@ def main() -> None:
             from geogrid.demo.load import build_demo
 
             started = time.perf_counter()
-            build_demo(engine, households=args.households, boundaries_dir=None)
+            build_demo(
+                engine, households=args.households, boundaries_dir=None, replace=True
+            )
             print(f"built the demo county in {time.perf_counter() - started:.0f} s")
         head_office = authenticate(engine, "ho_01", "geogrid-demo")
         visit_summary(engine, head_office, days=7)  # warm up

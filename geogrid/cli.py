@@ -177,7 +177,12 @@ def url() -> None:
     show_default=True,
     help="Where to write the demo boundaries as GeoJSON, Shapefile and GeoPackage.",
 )
-def demo(households: int, seed: int, boundaries_dir: Path) -> None:
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete the bank's own data when the store holds some (refused without).",
+)
+def demo(households: int, seed: int, boundaries_dir: Path, replace: bool) -> None:
     """Build the synthetic demo county (replaces what the store holds)."""
     from geogrid.demo.load import build_demo
 
@@ -189,6 +194,7 @@ def demo(households: int, seed: int, boundaries_dir: Path) -> None:
             seed=seed,
             boundaries_dir=boundaries_dir,
             progress=step,
+            replace=replace,
         )
     table = Table(title="Demo county 青溪县", show_header=False)
     for key, value in summary.items():

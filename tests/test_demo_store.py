@@ -138,3 +138,27 @@ def test_written_boundaries_import_back(
     write_boundaries(county, tmp_path)
     report = import_boundaries(engine, tmp_path / name, level=level, crs="wgs84")
     assert report.rows_stored == len(county.towns) and report.rows_rejected == 0
+
+
+def test_the_demo_does_not_replace_the_banks_own_data_unasked(engine: Engine) -> None:
+    from geogrid.errors import InvalidInput
+    from geogrid.ingest import import_boundaries
+
+    outline = Path(__file__).parent / "data" / "wenling_outline_gcj02.geojson"
+    import_boundaries(
+        engine, outline, level="county", crs="gcj02", code="331081", name="温岭市"
+    )
+
+    with pytest.raises(InvalidInput, match="bank's own data") as refused:
+        build_demo(engine, households=200, seed=3, boundaries_dir=None)
+    assert "1 administrative units outside the demo county" in str(refused.value)
+    assert "--replace" in str(refused.value)
+    assert _scalar(
+        engine, "SELECT count(*) FROM admin_unit WHERE code = '331081000000'"
+    )
+
+    build_demo(engine, households=200, seed=3, boundaries_dir=None, replace=True)
+    assert _scalar(engine, "SELECT count(*) FROM household") == 200
+    assert not _scalar(
+        engine, "SELECT count(*) FROM admin_unit WHERE code = '331081000000'"
+    )

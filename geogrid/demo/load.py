@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, text
 from werkzeug.security import generate_password_hash
 
 from geogrid.demo.generate import DemoCounty, generate_county, write_boundaries
+from geogrid.demo.geography import COUNTY_PREFIX
+from geogrid.errors import InvalidInput
 from geogrid.store.bulk import copy_frame, ewkb_hex, pg_text_array
 from geogrid.store.summary import SUMMARY_COLUMNS, summary_frame
 
@@ -48,6 +50,28 @@ TABLES = (
 Progress = Callable[[str, float], None]
 
 
+def bank_data(engine: Engine) -> str | None:
+    """What the store holds besides the demo county, in words; None if nothing.
+
+    Administrative units outside the demo county's code, and import batches
+    (the demo loads none), are the bank's own.
+    """
+    with engine.connect() as conn:
+        units, batches = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM admin_unit WHERE code NOT LIKE :prefix),"
+                " (SELECT count(*) FROM import_batch)"
+            ),
+            {"prefix": COUNTY_PREFIX + "%"},
+        ).one()
+    found = []
+    if units:
+        found.append(f"{units:,} administrative units outside the demo county")
+    if batches:
+        found.append(f"{batches:,} import batches")
+    return " and ".join(found) or None
+
+
 def build_demo(
     engine: Engine,
     *,
@@ -55,11 +79,24 @@ def build_demo(
     seed: int = 7,
     boundaries_dir: Path | None = Path("data/boundaries"),
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Generate the demo county, write its boundary files and load the store.
 
+    The demo replaces everything in the store. When the store holds the
+    bank's own data (`bank_data`), it is refused unless ``replace`` is True.
+
     Returns a summary of what was loaded (counts per table and timings).
     """
+    found = None if replace else bank_data(engine)
+    if found:
+        raise InvalidInput(
+            f"The store holds the bank's own data ({found}); the demo county "
+            "would replace all of it. Build the demo in another database "
+            "(GEOGRID_DATABASE_URL or GEOGRID_DATA_DIR), or pass --replace "
+            "(replace=True) to delete that data.",
+            parameter="replace",
+        )
     step = progress or (lambda name, done: None)
     started = time.perf_counter()
 
