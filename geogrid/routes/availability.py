@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from geogrid.errors import InvalidInput
-from geogrid.routes.locate import _Located
+from geogrid.routes.locate import Located
 from geogrid.routes.network import TravelMatrix
 from geogrid.routes.reasons import (
     BAD_TIME_WINDOW,
@@ -28,7 +28,7 @@ from geogrid.routes.time_windows import (
 
 
 @dataclass
-class _Day:
+class DayWindows:
     """Each located stop's windows on one day, and why others cannot go."""
 
     date: dt.date
@@ -36,7 +36,7 @@ class _Day:
     unscheduled: dict[int, Unscheduled]
 
 
-def _day(located: _Located, date: dt.date) -> _Day:
+def day_windows(located: Located, date: dt.date) -> DayWindows:
     """Time windows on `date` within working hours, and the stops they exclude."""
     request = located.request
     work = (request.work_start_s, request.work_end_s)
@@ -55,7 +55,7 @@ def _day(located: _Located, date: dt.date) -> _Day:
         reason = _day_problem(stop, raw, work, date, located.matrix, row)
         if reason is not None:
             unscheduled[p] = reason
-    return _Day(date, windows, unscheduled)
+    return DayWindows(date, windows, unscheduled)
 
 
 def _day_problem(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from geogrid.routes.locate import _Located
+from geogrid.routes.locate import Located
 from geogrid.routes.request import StopId
 
 
@@ -18,7 +18,7 @@ class Baseline:
     distance_m: float
 
 
-def _nearest_neighbour(located: _Located, route: Sequence[int]) -> Baseline:
+def nearest_neighbour(located: Located, route: Sequence[int]) -> Baseline:
     """From the start, always to the quickest stop not yet visited, then the end."""
     matrix = located.matrix
     left = {located.index[p]: p for p in route}

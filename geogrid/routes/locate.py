@@ -25,7 +25,7 @@ from geogrid.routes.request import RouteRequest, Stop
 
 
 @dataclass
-class _Located:
+class Located:
     """A request with its travel matrix: 0 is the start, 1 the end."""
 
     request: RouteRequest
@@ -33,13 +33,13 @@ class _Located:
     index: dict[int, int]
     unscheduled: dict[int, Unscheduled]
 
-    def subset(self, positions: Sequence[int], date: dt.date) -> _Located:
+    def subset(self, positions: Sequence[int], date: dt.date) -> Located:
         """The same locations restricted to some stops, on another date."""
         stops = tuple(self.request.stops[p] for p in positions)
         kept = [p for p in positions if p in self.index]
         rows = [0, 1, *(self.index[p] for p in kept)]
         new_position = {p: k for k, p in enumerate(positions)}
-        return _Located(
+        return Located(
             request=replace(self.request, stops=stops, date=date),
             matrix=self.matrix.take(rows),
             index={new_position[p]: 2 + k for k, p in enumerate(kept)},
@@ -51,7 +51,7 @@ class _Located:
         )
 
 
-def _locate(request: RouteRequest) -> _Located:
+def locate(request: RouteRequest) -> Located:
     """Check every location and compute the travel matrix."""
     county = request.county
     _check_endpoint(request.start, "start", county)
@@ -80,7 +80,7 @@ def _locate(request: RouteRequest) -> _Located:
         reason = _network_problem(request.stops[p], matrix, row)
         if reason is not None:
             unscheduled[p] = reason
-    return _Located(request, matrix, index, unscheduled)
+    return Located(request, matrix, index, unscheduled)
 
 
 def _check_endpoint(point: tuple[float, float], name: str, county: Any) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from geogrid.routes.baseline import Baseline
-from geogrid.routes.locate import _Located
+from geogrid.routes.locate import Located
 from geogrid.routes.reasons import Unscheduled, Violation
 from geogrid.routes.request import RouteRequest, Stop, StopId
 from geogrid.routes.time_windows import _at, _window_text
@@ -123,7 +123,7 @@ class RoutePlan:
     baseline: Baseline
     optimised: bool
     request: RouteRequest = field(repr=False, compare=False)
-    _located: _Located = field(repr=False, compare=False)
+    _located: Located = field(repr=False, compare=False)
 
     @property
     def stop_ids(self) -> list[StopId]:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from geogrid.errors import InvalidInput
 from geogrid.routes.network import TravelMatrix
-from geogrid.routes.time_windows import TimeWindowSpec, _clock_s
+from geogrid.routes.time_windows import TimeWindowSpec, clock_s
 
 StopId = int | str
 
@@ -135,8 +135,8 @@ def make_request(
         zone or exploration level are out of range.
     """
     stop_list = _stop_list(stops)
-    work_start_s = _clock_s(work_hours[0], "work_hours start")
-    work_end_s = _clock_s(work_hours[1], "work_hours end")
+    work_start_s = clock_s(work_hours[0], "work_hours start")
+    work_end_s = clock_s(work_hours[1], "work_hours end")
     if work_end_s <= work_start_s:
         raise InvalidInput(
             f"work_hours must end after they start; received {work_hours!r}. "

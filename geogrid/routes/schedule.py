@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 
-from geogrid.routes.availability import _Day
-from geogrid.routes.baseline import _nearest_neighbour
-from geogrid.routes.locate import _Located
+from geogrid.routes.availability import DayWindows
+from geogrid.routes.baseline import nearest_neighbour
+from geogrid.routes.locate import Located
 from geogrid.routes.plan import PlannedStop, RoutePlan
 from geogrid.routes.reasons import (
     LATE,
@@ -32,9 +32,9 @@ from geogrid.routes.time_windows import (
 )
 
 
-def _build_plan(
-    located: _Located,
-    day: _Day,
+def build_plan(
+    located: Located,
+    day: DayWindows,
     route: Sequence[int],
     unscheduled: dict[int, Unscheduled],
     *,
@@ -74,7 +74,7 @@ def _build_plan(
         total_distance_m=float(sum(matrix.distance_m[a, b] for a, b in legs)),
         geometry=_joined(leg_geometries),
         leg_geometries=leg_geometries,
-        baseline=_nearest_neighbour(located, route),
+        baseline=nearest_neighbour(located, route),
         optimised=optimised,
         request=request,
         _located=located,
@@ -83,7 +83,7 @@ def _build_plan(
 
 
 def _schedule(
-    located: _Located, day: _Day, route: Sequence[int]
+    located: Located, day: DayWindows, route: Sequence[int]
 ) -> tuple[list[PlannedStop], float, list[Violation]]:
     """Earliest times along the route; the start is left as late as waits allow."""
     request, matrix = located.request, located.matrix

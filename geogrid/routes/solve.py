@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
-from geogrid.routes.availability import _Day as _Day
-from geogrid.routes.availability import _day
+from geogrid.routes.availability import DayWindows as DayWindows
+from geogrid.routes.availability import day_windows
 from geogrid.routes.baseline import Baseline
-from geogrid.routes.locate import _locate, _Located
+from geogrid.routes.locate import Located, locate
 from geogrid.routes.plan import PlannedStop, RoutePlan
 from geogrid.routes.reasons import (
     BAD_LOCATION,
@@ -64,7 +64,7 @@ from geogrid.routes.request import (
     make_request,
     stops_from_frame,
 )
-from geogrid.routes.schedule import _build_plan
+from geogrid.routes.schedule import build_plan
 from geogrid.routes.time_windows import (
     ALL_WEEKDAYS,
     DAY_S,
@@ -77,7 +77,7 @@ from geogrid.routes.time_windows import (
     time_windows_for,
 )
 from geogrid.routes.time_windows import _window_text as _window_text
-from geogrid.routes.vroom_problem import _Job, _Vehicle, _vroom_routes
+from geogrid.routes.vroom_problem import Job, Vehicle, vroom_routes
 
 # these names were defined here before the module was split by job (request,
 # time_windows, reasons, plan ...); they stay importable from here
@@ -201,7 +201,7 @@ def plan_route(
         timezone=timezone,
         exploration_level=exploration_level,
     )
-    plan = _solve(_locate(request))
+    plan = _solve(locate(request))
     logger.info(
         "Planned route of %d visits (%d unscheduled) on %s: %.1f km, %.0f min of "
         "travel, %.2f of the nearest-neighbour order's travel time, in %.2f s",
@@ -250,9 +250,9 @@ def retime(
     if isinstance(plan_or_request, RoutePlan):
         located = plan_or_request._located
     else:
-        located = _locate(plan_or_request)
+        located = locate(plan_or_request)
     positions = _order_positions(located.request, order)
-    day = _day(located, located.request.date)
+    day = day_windows(located, located.request.date)
 
     # stops that cannot be placed keep their reason; the rest left out by hand
     unscheduled = dict(located.unscheduled)
@@ -266,19 +266,19 @@ def retime(
             unscheduled[p] = Unscheduled(
                 stop.id, NOT_IN_ORDER, f"Stop {stop.id!r} is not in the order given."
             )
-    return _build_plan(located, day, placed, unscheduled, optimised=False)
+    return build_plan(located, day, placed, unscheduled, optimised=False)
 
 
 # --- solving -----------------------------------------------------------------------
 
 
-def _solve(located: _Located) -> RoutePlan:
+def _solve(located: Located) -> RoutePlan:
     """Order a located request's stops with VROOM and build the plan."""
     request = located.request
-    day = _day(located, request.date)
+    day = day_windows(located, request.date)
     unscheduled = {**located.unscheduled, **day.unscheduled}
     jobs = [
-        _Job(
+        Job(
             p,
             row,
             request.stops[p].service_s,
@@ -288,15 +288,15 @@ def _solve(located: _Located) -> RoutePlan:
         for p, row in located.index.items()
         if p not in unscheduled
     ]
-    vehicle = _Vehicle((request.work_start_s, request.work_end_s), request.max_visits)
-    (route,) = _vroom_routes(located.matrix, jobs, [vehicle], request.exploration_level)
+    vehicle = Vehicle((request.work_start_s, request.work_end_s), request.max_visits)
+    (route,) = vroom_routes(located.matrix, jobs, [vehicle], request.exploration_level)
 
     # stops VROOM left out: the quota, or no room in the day
     in_route = set(route)
     for job in jobs:
         if job.position not in in_route:
             unscheduled[job.position] = _left_out(request, job.position, len(route))
-    return _build_plan(located, day, route, unscheduled, optimised=True)
+    return build_plan(located, day, route, unscheduled, optimised=True)
 
 
 def _left_out(request: RouteRequest, position: int, n_visits: int) -> Unscheduled:

@@ -93,8 +93,8 @@ def _token_windows(spec: str, day: dt.date) -> list[Window]:
             "range such as '18:00-21:00', or (start, end) seconds since midnight.",
             received=spec,
         )
-    start_s = _clock_s(match.group(1), "time window")
-    end_s = _clock_s(match.group(2), "time window")
+    start_s = clock_s(match.group(1), "time window")
+    end_s = clock_s(match.group(2), "time window")
     return [_checked_window(start_s, end_s, spec)]
 
 
@@ -103,7 +103,7 @@ def _pair_window(pair: tuple[Any, Any], day: dt.date) -> Window | None:
     dates = {v.date() for v in pair if isinstance(v, dt.datetime)}
     if dates and dates != {day}:
         return None
-    start_s, end_s = (_clock_s(v, "time window") for v in pair)
+    start_s, end_s = (clock_s(v, "time window") for v in pair)
     return _checked_window(start_s, end_s, pair)
 
 
@@ -137,7 +137,7 @@ def _service_start(arrival_s: float, windows: list[Window]) -> float | None:
     return None
 
 
-def _clock_s(value: Any, name: str = "time") -> int:
+def clock_s(value: Any, name: str = "time") -> int:
     """Seconds since midnight of ``"HH:MM[:SS]"``, a time, a datetime or a number."""
     if isinstance(value, dt.datetime):
         value = value.time()

@@ -19,7 +19,7 @@ _NO_PATH_S = 10 * DAY_S
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     position: int
     row: int
     service_s: float
@@ -28,15 +28,15 @@ class _Job:
 
 
 @dataclass(frozen=True)
-class _Vehicle:
+class Vehicle:
     window: Window
     max_tasks: int | None
 
 
-def _vroom_routes(
+def vroom_routes(
     matrix: TravelMatrix,
-    jobs: Sequence[_Job],
-    vehicles: Sequence[_Vehicle],
+    jobs: Sequence[Job],
+    vehicles: Sequence[Vehicle],
     exploration_level: int,
     time_limit_s: float | None = None,
 ) -> list[list[int]]:

@@ -32,23 +32,23 @@ from geogrid.routes.solve import (
     OUTSIDE_WORKING_HOURS,
     QUOTA_REACHED,
     TOO_FAR,
+    DayWindows,
+    Job,
+    Located,
     RoutePlan,
     Stop,
     StopId,
     TravelModel,
     Unscheduled,
-    _build_plan,
+    Vehicle,
     _clip,
-    _Day,
-    _day,
-    _Job,
-    _locate,
-    _Located,
     _solve,
-    _Vehicle,
-    _vroom_routes,
     _window_text,
+    build_plan,
+    day_windows,
+    locate,
     make_request,
+    vroom_routes,
 )
 
 logger = logging.getLogger(__name__)
@@ -245,20 +245,20 @@ def plan_week(
         timezone=timezone,
         exploration_level=exploration_level,
     )
-    located = _locate(request)
-    day_infos = [_day(located, day) for day in dates]
+    located = locate(request)
+    day_infos = [day_windows(located, day) for day in dates]
 
     # one vehicle per day on a horizon of consecutive days
     unscheduled = dict(located.unscheduled)
     jobs = _week_jobs(located, day_infos, unscheduled)
     vehicles = [
-        _Vehicle(
+        Vehicle(
             (k * DAY_S + request.work_start_s, k * DAY_S + request.work_end_s),
             quota_per_day,
         )
         for k in range(len(dates))
     ]
-    routes = _vroom_routes(
+    routes = vroom_routes(
         located.matrix, jobs, vehicles, exploration_level, time_limit_s
     )
     _left_over(request.stops, jobs, routes, quota_per_day, unscheduled)
@@ -287,8 +287,8 @@ def plan_week(
 
 
 def _week_jobs(
-    located: _Located, day_infos: list[_Day], unscheduled: dict[int, Unscheduled]
-) -> list[_Job]:
+    located: Located, day_infos: list[DayWindows], unscheduled: dict[int, Unscheduled]
+) -> list[Job]:
     """A VROOM job per household that fits some day, with a window per such day."""
     request = located.request
     work = (request.work_start_s, request.work_end_s)
@@ -304,13 +304,13 @@ def _week_jobs(
             windows += [(k * DAY_S + s, k * DAY_S + e) for s, e in clipped]
         if windows:
             stop = request.stops[p]
-            jobs.append(_Job(p, row, stop.service_s, windows, stop.priority))
+            jobs.append(Job(p, row, stop.service_s, windows, stop.priority))
         else:
             unscheduled[p] = _no_day(request.stops[p], day_infos, p)
     return jobs
 
 
-def _no_day(stop: Stop, day_infos: list[_Day], position: int) -> Unscheduled:
+def _no_day(stop: Stop, day_infos: list[DayWindows], position: int) -> Unscheduled:
     reasons = [info.unscheduled[position] for info in day_infos]
     closest = max(reasons, key=lambda u: _REASON_RANK.get(u.reason, 3))
     if closest.reason == NOT_AVAILABLE:
@@ -326,7 +326,7 @@ def _no_day(stop: Stop, day_infos: list[_Day], position: int) -> Unscheduled:
 
 def _left_over(
     stops: Sequence[Stop],
-    jobs: list[_Job],
+    jobs: list[Job],
     routes: list[list[int]],
     quota_per_day: int,
     unscheduled: dict[int, Unscheduled],
@@ -354,7 +354,7 @@ def _left_over(
 
 
 def _day_plan(
-    located: _Located,
+    located: Located,
     route: list[int],
     day: dt.date,
 ) -> RoutePlan:
@@ -362,8 +362,8 @@ def _day_plan(
     subset = located.subset(route, day)
     subset.request = replace(subset.request, exploration_level=DEFAULT_EXPLORATION)
     resolved = _solve(subset)
-    as_planned = _build_plan(
-        subset, _day(subset, day), list(range(len(route))), {}, optimised=True
+    as_planned = build_plan(
+        subset, day_windows(subset, day), list(range(len(route))), {}, optimised=True
     )
     if len(resolved.stops) == len(route) and (
         resolved.total_travel_s <= as_planned.total_travel_s

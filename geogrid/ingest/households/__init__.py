@@ -46,9 +46,9 @@ from geogrid.ingest.batch import (
     store_rejects,
 )
 from geogrid.ingest.households.cells import Reason, Reject
-from geogrid.ingest.households.crs_check import _CrsCheck
-from geogrid.ingest.households.keys import _FileKeys
-from geogrid.ingest.households.loader import _array_element_oids, _Loader
+from geogrid.ingest.households.crs_check import CrsCheck
+from geogrid.ingest.households.keys import FileKeys
+from geogrid.ingest.households.loader import Loader, array_element_oids
 from geogrid.ingest.households.source import (
     ALIASES,
     AMOUNTS,
@@ -58,9 +58,9 @@ from geogrid.ingest.households.source import (
     PRODUCT_VALUES,
     REQUIRED,
     STATUS_VALUES,
-    _Source,
+    Source,
 )
-from geogrid.ingest.households.validation import _References, _Validator
+from geogrid.ingest.households.validation import References, Validator
 from geogrid.ingest.readers import read_table_arrow, strip_cells
 
 __all__ = [
@@ -130,9 +130,9 @@ def import_households(
     with ThreadPoolExecutor(1) as background:  # hashing releases the GIL
         digest = background.submit(file_sha256, Path(path))
         raw = read_table_arrow(path, sheet, strip=False)
-        source = _Source.of(raw, Path(path).name)
+        source = Source.of(raw, Path(path).name)
         report_step("validating", 0.1)
-        keys = _FileKeys.of(source)
+        keys = FileKeys.of(source)
         sha256 = digest.result()
 
     batch_id = open_batch(engine, "households", path, source_crs, actor, sha256)
@@ -162,8 +162,8 @@ def import_households(
 
 def _validate_and_store(
     conn: Connection,
-    source: _Source,
-    keys: _FileKeys,
+    source: Source,
+    keys: FileKeys,
     raw: pa.Table,
     batch_id: int,
     path: Path,
@@ -173,10 +173,10 @@ def _validate_and_store(
     """Validate the file a chunk at a time, store it, and keep its rejects."""
     n = source.n_rows
     report = BatchReport(batch_id, "households", str(path), rows_total=n)
-    refs = _References.load(conn, source)
-    array_oids = _array_element_oids(conn)
-    validator = _Validator.of(source, keys, refs, source_crs, array_oids)
-    crs_check = _CrsCheck(
+    refs = References.load(conn, source)
+    array_oids = array_element_oids(conn)
+    validator = Validator.of(source, keys, refs, source_crs, array_oids)
+    crs_check = CrsCheck(
         refs,
         source_crs,
         Path(path).name,
@@ -184,7 +184,7 @@ def _validate_and_store(
         sample_households=CRS_SAMPLE_HOUSEHOLDS,
     )
 
-    loader = _Loader(
+    loader = Loader(
         conn,
         batch_id,
         set(source.columns),

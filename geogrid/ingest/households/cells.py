@@ -3,7 +3,7 @@
 Every check takes a chunk's column as Arrow text and reports the rows that
 break a rule through a `Reject` function, which `_Reasons` hands out: a row
 keeps the first reason it is given. List cells (products, labels) are parsed
-once per distinct value by `_Lists`.
+once per distinct value by `Lists`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class _Reasons:
         return [self._texts[c] for c in self.code[rows]]
 
 
-class _Lists:
+class Lists:
     """List cells (products, labels) parsed once per distinct value."""
 
     def __init__(self, vocabulary: dict[str, str] | None, element_oid: int) -> None:

@@ -2,7 +2,7 @@
 
 New households are written with their summary figures (members, customers,
 deposits elsewhere; see `geogrid.store.summary`), summed over the file's
-rows by `_Figures` before the households are copied.
+rows by `Figures` before the households are copied.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from geogrid.ingest.households.cells import _Lists
+from geogrid.ingest.households.cells import Lists
 from geogrid.ingest.households.source import AMOUNTS
-from geogrid.ingest.households.validation import _Chunk
+from geogrid.ingest.households.validation import Chunk
 from geogrid.store.bulk import BinaryRows
 from geogrid.store.summary import SUMMARY_COLUMNS
 
 
-class _Figures:
+class Figures:
     """The household summary of new households, summed over the file's rows.
 
     Indexed by household code (`keys._FileKeys.household_code`);
@@ -35,7 +35,7 @@ class _Figures:
         }
         self.deposit_other = np.zeros(n_households, dtype=np.int64)  # hundredths
 
-    def add(self, chunk: _Chunk, products: _Lists) -> None:
+    def add(self, chunk: Chunk, products: Lists) -> None:
         ok = chunk.ok
         codes = chunk.household_code[ok]
         customer = chunk.customer[ok]
@@ -64,8 +64,8 @@ class _Figures:
         rows.numeric("deposit_other_total", self.deposit_other[codes])
 
 
-def _household_rows(
-    chunk: _Chunk, mask: np.ndarray, ids: np.ndarray | None, batch_id: int | None
+def household_rows(
+    chunk: Chunk, mask: np.ndarray, ids: np.ndarray | None, batch_id: int | None
 ) -> BinaryRows:
     keep = pa.array(mask)
     rows = BinaryRows(int(mask.sum()))
@@ -83,8 +83,8 @@ def _household_rows(
     return rows
 
 
-def _person_rows(
-    chunk: _Chunk,
+def person_rows(
+    chunk: Chunk,
     mask: np.ndarray,
     household_ids: np.ndarray,
     products: list[bytes],

@@ -8,10 +8,10 @@ import pyarrow.compute as pc
 
 from geogrid.crs import check_declared_crs
 from geogrid.ingest.batch import BatchReport
-from geogrid.ingest.households.validation import _Chunk, _References
+from geogrid.ingest.households.validation import Chunk, References
 
 
-class _CrsCheck:
+class CrsCheck:
     """Stop the import when the points fit their villages better in another CRS.
 
     Collects the first valid row of households that have both coordinates and
@@ -22,7 +22,7 @@ class _CrsCheck:
 
     def __init__(
         self,
-        refs: _References,
+        refs: References,
         source_crs: str,
         source: str,
         report: BatchReport,
@@ -40,7 +40,7 @@ class _CrsCheck:
         self._codes: list[list[str | None]] = []
         self._count = 0
 
-    def add(self, chunk: _Chunk, raw_lon: np.ndarray, raw_lat: np.ndarray) -> None:
+    def add(self, chunk: Chunk, raw_lon: np.ndarray, raw_lat: np.ndarray) -> None:
         if self.done:
             return
         pick = chunk.ok & chunk.first_of_household & ~np.isnan(chunk.lon)

@@ -16,13 +16,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geogrid.ingest.households.source import _Source
+from geogrid.ingest.households.source import Source
 from geogrid.store.bulk import fixed_width_bytes
 from geogrid.validate import ID_CHECK_CHARS, ID_WEIGHTS, id_number_problems
 
 
 @dataclass
-class _FileKeys:
+class FileKeys:
     """ID numbers and household numbers of every row, checked once up front.
 
     ID numbers are upper-cased without spaces; one of valid shape (17 digits
@@ -41,7 +41,7 @@ class _FileKeys:
     household_nos: pa.Array
 
     @classmethod
-    def of(cls, source: _Source) -> _FileKeys:
+    def of(cls, source: Source) -> FileKeys:
         ids, shaped = _normal_id_numbers(source.whole("id_number"))
         n = len(ids)
         key, birth, male, valid = _read_id_numbers(ids.filter(pa.array(shaped)))
@@ -166,18 +166,18 @@ def _first_occurrence(keys: np.ndarray) -> np.ndarray:
     repeated = pd.Series(keys).duplicated(keep="first").to_numpy() & valid
     if not repeated.any():
         return out
-    involved = np.flatnonzero(_isin(keys, keys[repeated]))
+    involved = np.flatnonzero(isin(keys, keys[repeated]))
     first = pd.Series(involved).groupby(keys[involved]).transform("min").to_numpy()
     out[repeated] = first[repeated[involved]]
     return out
 
 
-def _id_keys(numbers: pa.Array) -> np.ndarray:
-    """Keys (as in `_FileKeys`) of well-formed ID numbers; others are dropped."""
+def id_keys(numbers: pa.Array) -> np.ndarray:
+    """Keys (as in `FileKeys`) of well-formed ID numbers; others are dropped."""
     return _read_id_numbers(numbers.filter(pa.array(_id_shaped(numbers))))[0]
 
 
-def _isin(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+def isin(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """``np.isin`` by hashing, much faster than numpy's for large arrays."""
     if len(wanted) == 0:
         return np.zeros(len(values), dtype=bool)

@@ -1,6 +1,6 @@
 """Storing validated households and people in the import's transaction.
 
-`_Loader` finds which households and people of the file the store holds,
+`Loader` finds which households and people of the file the store holds,
 copies new rows straight into their tables by binary COPY on a second thread
 (`geogrid.store.bulk.CopyThread`) with ids reserved up front, stages stored
 rows for one set-based UPDATE per table, drops and rebuilds indexes on a
@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, text
 
-from geogrid.ingest.households.cells import _Lists
-from geogrid.ingest.households.copy_rows import _Figures, _household_rows, _person_rows
-from geogrid.ingest.households.keys import _FileKeys, _id_keys, _isin
+from geogrid.ingest.households.cells import Lists
+from geogrid.ingest.households.copy_rows import Figures, household_rows, person_rows
+from geogrid.ingest.households.keys import FileKeys, id_keys, isin
 from geogrid.ingest.households.source import AMOUNTS
-from geogrid.ingest.households.validation import _Chunk
+from geogrid.ingest.households.validation import Chunk
 from geogrid.store.bulk import (
     BinaryRows,
     CopyThread,
@@ -43,7 +43,7 @@ _PERSON_STAGE = (
 )
 
 
-class _Loader:
+class Loader:
     """Stores validated chunks in the open transaction.
 
     New households and people are copied straight into their tables, with
@@ -65,7 +65,7 @@ class _Loader:
         conn: Connection,
         batch_id: int,
         columns: set[str],
-        keys: _FileKeys,
+        keys: FileKeys,
         *,
         rebuild_min_rows: int,
     ) -> None:
@@ -83,7 +83,7 @@ class _Loader:
 
         # people: whether each row's ID number is stored
         person_keys, p_stored = _stored_people(conn, keys)
-        self.person_stored = _isin(keys.id_key, person_keys) & (keys.id_key >= 0)
+        self.person_stored = isin(keys.id_key, person_keys) & (keys.id_key >= 0)
         new = (keys.id_key >= 0) & ~self.person_stored & (keys.duplicate_of < 0)
         n_new_people = int(new.sum())
 
@@ -120,14 +120,14 @@ class _Loader:
         # new households wait for the figures of all their people (the
         # household summary) and are copied by `finish`; person has no
         # foreign key to household, so their people can go first
-        self.figures = _Figures(len(keys.household_nos))
+        self.figures = Figures(len(keys.household_nos))
         self.waiting: list[tuple[BinaryRows, np.ndarray]] = []  # rows, codes
         # stored households that gain new people: refreshed by `finish`
         self.gaining: list[np.ndarray] = []
         self.kept: list[tuple[np.ndarray, np.ndarray]] = []  # stored people: key, hh
         self.writer = CopyThread(conn)
 
-    def send(self, chunk: _Chunk, products: _Lists, labels: _Lists) -> None:
+    def send(self, chunk: Chunk, products: Lists, labels: Lists) -> None:
         """Queue the chunk's valid rows for COPY."""
         codes = chunk.household_code
         self.figures.add(chunk, products)
@@ -140,11 +140,11 @@ class _Loader:
             self.household_id[codes[new_hh]] = ids
             self.new_households[codes[new_hh]] = True
             self.waiting.append(
-                (_household_rows(chunk, new_hh, ids, self.batch_id), codes[new_hh])
+                (household_rows(chunk, new_hh, ids, self.batch_id), codes[new_hh])
             )
         stored_hh = first & ~self.household_new[codes]
         if stored_hh.any():
-            self.writer.put("_hh_stage", _household_rows(chunk, stored_hh, None, None))
+            self.writer.put("_hh_stage", household_rows(chunk, stored_hh, None, None))
 
         in_store = self.person_stored[chunk.start : chunk.start + len(codes)]
         new_p = chunk.ok & ~in_store
@@ -154,14 +154,14 @@ class _Loader:
             ids = np.arange(self.next_person_id, self.next_person_id + count)
             self.next_person_id += count
             self.new_people += count
-            rows = _person_rows(
+            rows = person_rows(
                 chunk, new_p, hh_ids, products.fields, labels.fields, ids, self.batch_id
             )
             self.writer.put("person", rows)
             self.gaining.append(hh_ids[new_p & ~self.household_new[codes]])
         old_p = chunk.ok & in_store
         if old_p.any():
-            rows = _person_rows(
+            rows = person_rows(
                 chunk, old_p, hh_ids, products.fields, labels.fields, None, None
             )
             self.writer.put("_person_stage", rows)
@@ -201,7 +201,7 @@ class _Loader:
         for key, household in self.kept:
             kept += len(key)
             stored += int(
-                (_isin(key, changed_people) | changed_households[household]).sum()
+                (isin(key, changed_people) | changed_households[household]).sum()
             )
         return stored, self.new_people + kept
 
@@ -267,10 +267,10 @@ class _Loader:
         households = np.array(
             [r[1] for r in changed] + [r[2] for r in changed], dtype=np.int64
         )
-        return _id_keys(numbers), households
+        return id_keys(numbers), households
 
 
-def _array_element_oids(conn: Connection) -> dict[str, int]:
+def array_element_oids(conn: Connection) -> dict[str, int]:
     """Element type of person's array columns, which binary COPY must name."""
     rows = conn.execute(
         text(
@@ -320,7 +320,7 @@ def _stored_households(
     return ids, stored if stored < limit else None
 
 
-def _stored_people(conn: Connection, keys: _FileKeys) -> tuple[np.ndarray, int | None]:
+def _stored_people(conn: Connection, keys: FileKeys) -> tuple[np.ndarray, int | None]:
     """Keys of the file's stored ID numbers, and the table's size (as above)."""
     wanted = np.flatnonzero(keys.id_key >= 0)
     limit = len(wanted) + 1
@@ -337,7 +337,7 @@ def _stored_people(conn: Connection, keys: _FileKeys) -> tuple[np.ndarray, int |
         {"id_number": pa.string()},
     )
     numbers = found.column("id_number").combine_chunks()
-    return _id_keys(numbers), stored if stored < limit else None
+    return id_keys(numbers), stored if stored < limit else None
 
 
 def _stage_keys(conn: Connection, values: pa.Array) -> None:

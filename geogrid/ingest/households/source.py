@@ -1,7 +1,7 @@
 """The household file's columns: headers, allowed values, limits, and the text read.
 
 `ALIASES` maps each column's canonical name to the headers it may have
-(Chinese or English); `_Source` holds the recognised columns of one file as
+(Chinese or English); `Source` holds the recognised columns of one file as
 Arrow text. The value vocabularies and length limits here are what the
 validation (`geogrid.ingest.households.validation`) checks cells against.
 """
@@ -92,7 +92,7 @@ _WHOLE_COLUMNS = ("household_no", "id_number", "village_code", "address")
 
 
 @dataclass
-class _Source:
+class Source:
     """The file's recognised columns under canonical names, as Arrow text.
 
     Columns compared across the whole file are stripped of white space up
@@ -103,7 +103,7 @@ class _Source:
     n_rows: int
 
     @classmethod
-    def of(cls, raw: pa.Table, source: str) -> _Source:
+    def of(cls, raw: pa.Table, source: str) -> Source:
         """Map the file's headers to canonical names; check required columns."""
         mapping = map_columns(raw.column_names, ALIASES)
         missing = [c for c in REQUIRED if c not in mapping]

@@ -1,9 +1,9 @@
 """Validation of household rows a chunk at a time, in file order.
 
-`_Validator.chunk` checks one range of rows against the rules of the file's
-columns, the villages and county in the store (`_References`) and the rows
+`Validator.chunk` checks one range of rows against the rules of the file's
+columns, the villages and county in the store (`References`) and the rows
 before it (repeated ID numbers, households given in two places), and returns
-the cleaned values as a `_Chunk`, ready to store.
+the cleaned values as a `Chunk`, ready to store.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from sqlalchemy import Connection, text
 
 from geogrid.crs import to_wgs84
 from geogrid.ingest.households.cells import (
+    Lists,
     Reject,
     _amounts,
     _is_empty,
-    _Lists,
     _lookup,
     _null_if_empty,
     _numbers,
     _phones,
     _Reasons,
 )
-from geogrid.ingest.households.keys import _FileKeys
+from geogrid.ingest.households.keys import FileKeys
 from geogrid.ingest.households.source import (
     AMOUNTS,
     GENDER_VALUES,
@@ -36,12 +36,12 @@ from geogrid.ingest.households.source import (
     MAX_LENGTHS,
     PRODUCT_VALUES,
     STATUS_VALUES,
-    _Source,
+    Source,
 )
 
 
 @dataclass
-class _References:
+class References:
     """What validation needs from the store, read before the load starts."""
 
     county: shapely.Geometry | None
@@ -49,7 +49,7 @@ class _References:
     village_shapes: dict[str, shapely.Geometry]
 
     @classmethod
-    def load(cls, conn: Connection, source: _Source) -> _References:
+    def load(cls, conn: Connection, source: Source) -> References:
         known = (
             conn.execute(text("SELECT code FROM admin_unit WHERE level = 'village'"))
             .scalars()
@@ -89,7 +89,7 @@ def _county_polygon(conn: Connection) -> shapely.Geometry | None:
 
 
 @dataclass
-class _Chunk:
+class Chunk:
     """One chunk's cleaned values, ready to store (only ``ok`` rows are)."""
 
     start: int
@@ -109,22 +109,22 @@ class _Chunk:
     male: np.ndarray
     birth_date: np.ndarray
     customer: np.ndarray
-    products: np.ndarray  # codes into _Lists.fields
+    products: np.ndarray  # codes into Lists.fields
     labels: np.ndarray
     amounts: dict[str, np.ndarray] = field(default_factory=dict)  # hundredths
 
 
 @dataclass
-class _Validator:
+class Validator:
     """Checks chunks in file order, remembering each household's first row."""
 
-    source: _Source
-    keys: _FileKeys
-    refs: _References
+    source: Source
+    keys: FileKeys
+    refs: References
     source_crs: str
     reasons: _Reasons
-    products: _Lists
-    labels: _Lists
+    products: Lists
+    labels: Lists
     lon: np.ndarray  # every row's longitude as read, NaN where not given
     lat: np.ndarray
     household_first: np.ndarray  # first valid row of each household, or -1
@@ -133,12 +133,12 @@ class _Validator:
     @classmethod
     def of(
         cls,
-        source: _Source,
-        keys: _FileKeys,
-        refs: _References,
+        source: Source,
+        keys: FileKeys,
+        refs: References,
         source_crs: str,
         array_oids: dict[str, int],
-    ) -> _Validator:
+    ) -> Validator:
         n = source.n_rows
         return cls(
             source,
@@ -146,14 +146,14 @@ class _Validator:
             refs,
             source_crs,
             _Reasons(n),
-            _Lists(PRODUCT_VALUES, array_oids["products"]),
-            _Lists(None, array_oids["labels"]),
+            Lists(PRODUCT_VALUES, array_oids["products"]),
+            Lists(None, array_oids["labels"]),
             np.full(n, np.nan),
             np.full(n, np.nan),
             np.full(len(keys.household_nos), -1, dtype=np.int64),
         )
 
-    def chunk(self, start: int, stop: int) -> _Chunk:
+    def chunk(self, start: int, stop: int) -> Chunk:
         """Validate rows ``start`` to ``stop`` (0-based, header excluded)."""
         m = stop - start
         src, keys = self.source, self.keys
@@ -198,7 +198,7 @@ class _Validator:
         )
         first_of_household = self._households(start, m, reject)
 
-        return _Chunk(
+        return Chunk(
             start=start,
             ok=self.reasons.code[start:stop] == 0,
             first_of_household=first_of_household,
