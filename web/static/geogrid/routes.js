@@ -244,7 +244,7 @@
   function refit() {
     map.invalidateSize({ animate: false });
     if (state.bounds && state.bounds.isValid()) {
-      map.fitBounds(state.bounds, { padding: [24, 24], animate: false });
+      gg.fit(map, state.bounds, { padding: [24, 24], animate: false });
     }
   }
   window.addEventListener("beforeprint", refit);
