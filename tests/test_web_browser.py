@@ -653,3 +653,23 @@ def test_on_a_phone_the_legends_fold_to_their_titles(base_url: str) -> None:
     with logged_in(base_url, "planner_01", **DESKTOP) as page:
         page.goto(base_url + "/blindspots")
         page.locator(".geogrid-legend div").first.wait_for()  # open on a desktop
+
+
+def test_a_planner_reads_a_proposal_with_its_limits_and_no_adopt_form(
+    base_url: str,
+) -> None:
+    with logged_in(base_url, "planner_01", **DESKTOP) as page:
+        page.goto(base_url + "/design")
+        loaded = wait_loaded(page, "proposal")
+        page.wait_for_selector("#comparison")
+        summary = api(page, loaded["url"] + "?seed=0")["summary"]
+
+        shown = page.inner_text("#figures")
+        assert "null" not in shown and page.locator("#adopt").count() == 0
+        # whole villages too few per grid to balance: the page says why
+        coarse = (
+            summary["max_deviation"] > 0.10 and summary["n_units"] < 3 * summary["k"]
+        )
+        assert page.locator("#coarse-hint").count() == int(coarse)
+        if coarse:
+            assert f"分成 {summary['k']} 个网格" in page.inner_text("#coarse-hint")

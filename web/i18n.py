@@ -195,6 +195,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "design.mean_pp": ("平均紧凑度", "Mean compactness (Polsby-Popper)"),
     "design.changed": ("需调整的村", "Villages changing grid"),
     "design.figures": ("方案对比", "Comparison"),
+    "design.coarse": (
+        "{villages} 个村/社区分成 {k} 个网格，平均每格仅 {per} 个：以整村划分难以更均衡"
+        "（最大偏差 {dev}）。可在上方填写更少的网格数再生成。",
+        "{villages} villages into {k} grids is {per} a grid: whole villages "
+        "cannot balance closer than this ({dev} at most). Try fewer grids "
+        "(number of grids, above).",
+    ),
     "design.not_adopted": (
         "生成方案不会修改现有网格；对比后可由总行或本支行行长采用。",
         "A proposal changes no grid until head office or the branch's head "

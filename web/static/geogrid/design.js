@@ -87,6 +87,8 @@
     })));
   }
 
+  var COARSE_DEVIATION = 0.10;
+
   function showFigures(data, code, params) {
     var s = data.summary;
     var cmp = s.comparison || {};
@@ -110,16 +112,26 @@
       ]),
     ]);
     var download = "/api/branches/" + encodeURIComponent(code) + "/proposal.geojson?" + gg.query({ k: params.k, seed: params.seed });
-    figures.replaceChildren(
+    // few whole villages per grid cannot be balanced finely: say so
+    var coarse = s.max_deviation > COARSE_DEVIATION && s.n_units < 3 * s.k
+      ? h("p", { class: "hint", id: "coarse-hint", text: t("design.coarse", {
+          villages: gg.num(s.n_villages), k: gg.num(s.k),
+          per: gg.num(s.n_units / s.k, 1), dev: gg.pct(s.max_deviation),
+        }) })
+      : null;
+    // (replaceChildren would write a null as the text "null")
+    var parts = [
       h("h3", { text: t("design.figures") + " · " + data.branch.name }),
       table,
+      coarse,
       h("div", { class: "buttons" }, [h("a", { class: "button", id: "download-proposal", href: download, text: t("common.download_geojson") })]),
       adoptForm(data, code, params),
       h("h3", { text: t("design.current") }),
       gridTable(data.current),
       h("h3", { text: t("design.proposal") }),
-      gridTable(data.proposal)
-    );
+      gridTable(data.proposal),
+    ];
+    figures.replaceChildren.apply(figures, parts.filter(Boolean));
   }
 
   // adopting: a reason, then new versions of the branch's grids
