@@ -157,6 +157,9 @@ def test_head_office_moves_a_village_into_a_grid_and_saves_it(
         page.click("#btn-move")
         click_at(page, village_lon, village_lat)
         page.wait_for_selector("#households-moving")
+        assert "移入村/社区 · G01-01" in page.inner_text(
+            "#households-moving >> xpath=.."
+        )
         shown = page.inner_text("#households-moving")
         assert f"{len(expected.moves):,}" in shown
         page.fill("#reason", "village asked to join G01-01")

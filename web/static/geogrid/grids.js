@@ -339,7 +339,7 @@
       return code + " " + gg.num(p.gap_given_to[code]) + " m²";
     });
     var parts = [
-      h("h3", { text: t("edit.preview") + " · " + p.operation + " · " + p.target }),
+      h("h3", { text: t("edit.preview") + " · " + t("operation." + p.operation) + " · " + p.target }),
       h("p", { id: "households-moving" }, [t("edit.moving") + ": ", h("b", { text: gg.num(p.households_moving) })]),
       moves,
       h("h3", { text: t("edit.workload") }),
@@ -415,7 +415,7 @@
           : null;
         return h("tr", {}, [
           h("td", { class: "num", text: String(v.version) }),
-          h("td", { text: v.operation }),
+          h("td", { text: t("operation." + v.operation) }),
           h("td", { text: v.changed_by || "" }),
           h("td", { text: (v.changed_at || "").slice(0, 16).replace("T", " ") }),
           h("td", { text: v.reason || "" }),
