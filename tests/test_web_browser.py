@@ -663,16 +663,22 @@ def test_a_planner_reads_a_proposal_with_its_limits_and_no_adopt_form(
 ) -> None:
     with logged_in(base_url, "planner_01", **DESKTOP) as page:
         page.goto(base_url + "/design")
-        loaded = wait_loaded(page, "proposal")
+        first = wait_loaded(page, "proposal")
         page.wait_for_selector("#comparison")
-        summary = api(page, loaded["url"] + "?seed=0")["summary"]
+        balanced = api(page, first["url"] + "?seed=0")["summary"]
 
-        shown = page.inner_text("#figures")
-        assert "null" not in shown and page.locator("#adopt").count() == 0
-        # whole villages too few per grid to balance: the page says why
-        coarse = (
-            summary["max_deviation"] > 0.10 and summary["n_units"] < 3 * summary["k"]
-        )
-        assert page.locator("#coarse-hint").count() == int(coarse)
-        if coarse:
-            assert f"分成 {summary['k']} 个网格" in page.inner_text("#coarse-hint")
+        assert "null" not in page.inner_text("#figures")
+        assert page.locator("#adopt").count() == 0
+        # balanced within 10%: no word about the limits
+        assert balanced["max_deviation"] <= 0.10
+        assert page.locator("#coarse-hint").count() == 0
+
+        # nine grids of the branch's villages: whole villages cannot balance
+        page.fill("#k", "9")
+        page.click("#run")
+        again = wait_loaded(page, "proposal", after=first["at"])
+        coarse = api(page, again["url"] + "?seed=0&k=9")["summary"]
+        assert coarse["max_deviation"] > 0.10 and coarse["n_units"] < 3 * 9
+        hint = page.inner_text("#coarse-hint")
+        assert f"{coarse['n_villages']} 个村/社区分成 9 个网格" in hint
+        assert "null" not in page.inner_text("#figures")
